@@ -1,0 +1,3 @@
+"""genoteam: a team of gene-expression analysis agents, exposed as MCP tools."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from genoteam.cli import main
+
+sys.exit(main())

@@ -1,0 +1,57 @@
+"""The request and result of one analysis, shared by every engine that answers it.
+
+Engines: the deterministic reference pipeline (`genoteam reference`) and the agent team
+(`genoteam run`). The MCP server only knows this contract, so it serves either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+TRAIT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_'\-]{0,99}$"
+
+ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], message)
+
+
+class AnalysisRequest(BaseModel):
+    trait: str = Field(pattern=TRAIT_PATTERN)
+    condition: str | None = Field(default=None, pattern=TRAIT_PATTERN)
+    cohorts: list[str] | None = None  # restrict to these cohort ids (GSE..., TCGA codes)
+    method: Literal["moderated-t", "genotex"] = "moderated-t"
+    select_by: Literal["cv", "known-genes"] = "cv"
+
+
+class CohortOutcome(BaseModel):
+    cohort: str
+    trait: str
+    usable: bool
+    sample_size: int | None = None
+    note: str = ""
+    error: str | None = None  # set when preprocessing failed (not merely unusable)
+
+
+class GeneHit(BaseModel):
+    gene: str
+    coefficient: float
+    p_value: float | None = None
+    q_value: float | None = None
+
+
+class AnalysisResult(BaseModel):
+    trait: str
+    condition: str | None
+    status: Literal["complete", "partial", "insufficient_data", "failed"]
+    method: str
+    selected_cohorts: list[str]
+    cohorts: list[CohortOutcome]
+    significant_genes: list[GeneHit]
+    output_dir: str  # relative to the job folder when served; never a host path in MCP results
+    message: str = ""
+
+
+AnalysisEngine = Callable[[AnalysisRequest, Path, Path, ProgressCallback | None], AnalysisResult]
+"""(request, input_dir, output_dir, progress) -> result"""

@@ -1,0 +1,1 @@
+"""genoteam.sandbox."""
