@@ -14,6 +14,13 @@ from genoteam import __version__
 from genoteam.toolkit.errors import GenoteamError
 
 COMMAND_MODULES: list[str] = [
+    "genoteam.pipeline.cli",
+    "genoteam.sandbox.cli",
+    "genoteam.evaluation.cli",
+    "genoteam.synthetic_cli",
+    "genoteam.server.cli",
+    "genoteam.data.cli",
+    "genoteam.agents.cli",
 ]
 
 

@@ -21,7 +21,7 @@ class AnalysisRequest(BaseModel):
     trait: str = Field(pattern=TRAIT_PATTERN)
     condition: str | None = Field(default=None, pattern=TRAIT_PATTERN)
     cohorts: list[str] | None = None  # restrict to these cohort ids (GSE..., TCGA codes)
-    method: Literal["moderated-t", "genotex"] = "moderated-t"
+    method: Literal["moderated-t", "logistic", "genotex"] = "moderated-t"
     select_by: Literal["cv", "known-genes"] = "cv"
 
 

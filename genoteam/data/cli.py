@@ -1,0 +1,83 @@
+"""`genoteam catalogue --input DIR [--trait T] [--json]` and
+`genoteam fetch-geo GSE... [--into DIR/GEO/<Trait>] [--kinds matrix soft] [--cache DIR]
+[--base-url URL] [--offline]`: what an input folder holds, and GEO files fetched once into the cache."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from genoteam.data.cache import default_cache_dir
+from genoteam.data.catalogue import CohortCatalogue
+from genoteam.data.geo_download import BASE_URL_ENV, KINDS, fetch_geo_series
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    cat = subparsers.add_parser(
+        "catalogue", help="list the traits and cohorts of a GenoTEX-layout input folder", description=__doc__
+    )
+    cat.add_argument("--input", required=True, type=Path, help="folder holding GEO/<Trait>/<GSE>/ and TCGA/")
+    cat.add_argument("--trait", help="only the cohorts of this trait (GEO series + matched TCGA cohort)")
+    cat.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cat.set_defaults(func=run_catalogue)
+
+    fetch = subparsers.add_parser(
+        "fetch-geo",
+        help="download GEO series files once into the content-addressed cache",
+        description=__doc__,
+    )
+    fetch.add_argument("accessions", nargs="+", help="GEO series accessions, e.g. GSE781")
+    fetch.add_argument(
+        "--into", type=Path, help="also place the files in <INTO>/<GSE>/ (e.g. DIR/GEO/<Trait>)"
+    )
+    fetch.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="which files")
+    fetch.add_argument(
+        "--cache", type=Path, default=None, help=f"cache folder (default {default_cache_dir()})"
+    )
+    fetch.add_argument("--base-url", default=None, help=f"GEO base URL (default ${BASE_URL_ENV} or NCBI's)")
+    fetch.add_argument("--offline", action="store_true", help="use the cache only, never the network")
+    fetch.set_defaults(func=run_fetch)
+
+
+def run_catalogue(args: argparse.Namespace) -> int:
+    catalogue = CohortCatalogue(args.input)
+    if args.trait:
+        cohorts = catalogue.cohorts_for_trait(args.trait)
+        match = catalogue.tcga_match(args.trait)
+        if args.json:
+            print(json.dumps({"trait": args.trait, "cohorts": [c.to_dict() for c in cohorts]}, indent=2))
+            return 0
+        print(f"{args.trait}: {len(cohorts)} cohort(s)")
+        for c in cohorts:
+            print(
+                f"  {c.source:4} {c.id:45} {len(c.files)} file(s) {c.total_size:>12,} bytes  -> {c.output_id}"
+            )
+        print(f"  TCGA: {match.explanation() if match else 'no matching TCGA cohort'}")
+        return 0
+    if args.json:
+        print(json.dumps(catalogue.to_dict(), indent=2))
+        return 0
+    for trait in catalogue.geo_traits():
+        series = catalogue.geo_cohorts(trait)
+        print(f"GEO {trait}: {', '.join(c.id for c in series) or '(no series)'}")
+    for c in catalogue.tcga_cohorts():
+        kind = "expression + clinical" if c.has_expression else "clinical only"
+        print(f"TCGA {c.id}: {kind}, {c.total_size:,} bytes")
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    for accession in args.accessions:
+        result = fetch_geo_series(
+            accession, args.kinds, base_url=args.base_url, cache_dir=args.cache, offline=args.offline
+        )
+        origin = "cache" if result.from_cache else "downloaded"
+        for f in result.files:
+            print(f"{accession}: {f.name} {f.size:,} bytes sha256 {f.sha256} ({origin})")
+        if result.missing_kinds:
+            print(f"{accession}: GEO has no {' or '.join(result.missing_kinds)} file for this series")
+        if args.into:
+            for path in result.place_into(args.into / accession):
+                print(f"{accession}: placed {path}")
+    return 0

@@ -1,0 +1,92 @@
+"""`genoteam reference`: the deterministic expert pipeline from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tqdm import tqdm
+
+from genoteam.pipeline.api import AnalysisRequest
+from genoteam.pipeline.reference import run_reference
+from genoteam.toolkit.errors import GenoteamError
+
+
+def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments every analysis command shares (reference pipeline and agent team)."""
+    parser.add_argument("--input", required=True, type=Path, help="GenoTEX-layout input folder (GEO/, TCGA/)")
+    parser.add_argument("--trait", required=True, help="trait name as in GenoTEX, e.g. Bile_Duct_Cancer")
+    parser.add_argument("--condition", default=None, help="Age, Gender or another trait (default: none)")
+    parser.add_argument("--output", required=True, type=Path, help="output folder (GenoTEX output layout)")
+    parser.add_argument("--cohort", action="append", dest="cohorts", help="only this cohort (repeatable)")
+    parser.add_argument(
+        "--method",
+        choices=["moderated-t", "logistic", "genotex"],
+        default="moderated-t",
+        help="moderated-t (default, limma-style per-gene test), logistic, or genotex (GenoTEX's Lasso/LMM)",
+    )
+    parser.add_argument(
+        "--select-by",
+        choices=["cv", "known-genes"],
+        default="cv",
+        help="genotex only: choose the penalty by cross-validated prediction (default) or by overlap "
+        "with known trait genes (GenoTEX's own rule, for benchmark comparison only)",
+    )
+    parser.add_argument("--task-info", type=Path, default=None, help="GenoTEX task_info.json (known genes)")
+
+
+def request_from_args(args: argparse.Namespace) -> AnalysisRequest:
+    try:
+        return AnalysisRequest(
+            trait=args.trait,
+            condition=args.condition,
+            cohorts=args.cohorts,
+            method=args.method,
+            select_by=args.select_by,
+        )
+    except ValueError as error:
+        raise GenoteamError(f"invalid request: {error}", "check --trait/--condition spelling") from error
+
+
+def print_result(result, output: Path) -> int:
+    """A short human summary on stdout and result.json beside the outputs; exit 0 only when answered."""
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "result.json").write_text(json.dumps(result.model_dump(), indent=2))
+    print(f"status: {result.status} (method {result.method})")
+    for outcome in result.cohorts:
+        state = (
+            "usable" if outcome.usable else ("FAILED: " + outcome.error if outcome.error else "not usable")
+        )
+        print(f"  {outcome.trait}/{outcome.cohort}: {state} (n={outcome.sample_size})")
+    print(f"selected cohorts: {', '.join(result.selected_cohorts) or '-'}")
+    print(f"significant genes: {len(result.significant_genes)}")
+    for hit in result.significant_genes[:10]:
+        q = f" q={hit.q_value:.2e}" if hit.q_value is not None else ""
+        print(f"  {hit.gene}\tcoef={hit.coefficient:+.3f}{q}")
+    if result.message:
+        print(result.message)
+    print(f"outputs: {output}")
+    return 0 if result.status in ("complete", "partial") else 3
+
+
+def _run(args: argparse.Namespace) -> int:
+    request = request_from_args(args)
+    with tqdm(total=100, unit="%", desc="reference", disable=None) as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message[:60])
+            bar.update(max(0, round(fraction * 100) - bar.n))
+
+        result = run_reference(request, args.input, args.output, progress, args.task_info)
+    return print_result(result, args.output)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "reference",
+        help="the deterministic expert pipeline (toolkit only, one process)",
+        description=__doc__,
+    )
+    add_analysis_arguments(parser)
+    parser.set_defaults(func=_run)

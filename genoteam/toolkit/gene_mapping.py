@@ -1,0 +1,234 @@
+"""Probe -> gene mapping from a GEO platform table (GenoTEX's rule, our code).
+
+Why: microarray values are per probe; every analysis downstream is per gene. GenoTEX's rule:
+a probe annotated with n genes gives value/n to each gene, and a gene's value is the sum over
+its probes. We keep that rule for comparability, with two deliberate differences (see
+docs/geo.md): a gene whose probes are all missing for a sample stays missing (GenoTEX's pandas
+sum turns it into 0), and symbols are split on the annotation's own separators rather than
+harvested by a regex from free text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.symbols import NormalizationReport, load_symbol_table, normalize_gene_symbols
+
+# Symbol columns we know, in order of preference (matched case-insensitively).
+SYMBOL_COLUMNS = (
+    "Gene Symbol",
+    "GENE_SYMBOL",
+    "Gene symbol",
+    "Symbol",
+    "gene_symbol",
+    "GeneSymbol",
+    "ILMN_Gene",
+    "IDENTIFIER",
+    "gene_assignment",
+    "ORF",
+    "GENE",
+    "Gene",
+    "GENE_NAME_SYMBOL",
+)
+# Columns whose cells look like "NM_001 // SYMBOL // description // ... /// NM_002 // ..."
+ASSIGNMENT_COLUMNS = ("gene_assignment",)
+_EMPTY_TOKENS = {"", "---", "--", "-", "nan", "NaN", "NA", "null", "None"}
+_SYMBOL_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-@]*$")
+_MULTI_SEPARATORS = re.compile(r"\s*(?:///|//|/|;|,|\|)\s*")  # symbols never contain these
+
+
+@dataclass
+class MappingReport:
+    """How many probes became genes, from which columns; notes list anything left out."""
+
+    id_column: str
+    symbol_column: str
+    probes_in_expression: int
+    probes_annotated: int
+    probes_mapped: int
+    multi_gene_probes: int
+    genes: int
+    samples: int
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.probes_mapped} of {self.probes_in_expression} probes mapped to {self.genes} genes "
+            f"via column '{self.symbol_column}' ({self.multi_gene_probes} probes with several genes)"
+        )
+
+
+def choose_mapping_columns(annotation: pd.DataFrame) -> tuple[str, str]:
+    """(probe ID column, gene symbol column) of a platform table, by GEO's usual names.
+
+    The ID is the index when it is named ID (as geo.py returns it) or a column called ID.
+    Raises GenoteamError listing the columns when no symbol column is recognised.
+    """
+    id_column = "ID" if annotation.index.name == "ID" or "ID" in annotation.columns else annotation.index.name
+    by_lower = {str(col).lower(): col for col in annotation.columns}
+    for name in SYMBOL_COLUMNS:
+        if name.lower() in by_lower:
+            return str(id_column or "ID"), str(by_lower[name.lower()])
+    raise GenoteamError(
+        f"no gene symbol column in the platform table (columns: {', '.join(map(str, annotation.columns))})",
+        f"pass symbol_column= naming the column that holds gene symbols; known names: {', '.join(SYMBOL_COLUMNS)}",
+    )
+
+
+def parse_gene_cell(cell: object, assignment_style: bool = False) -> list[str]:
+    """The distinct gene symbols of one annotation cell, in order.
+
+    'DDR1 /// MIR4640' -> ['DDR1', 'MIR4640']; an Affymetrix gene_assignment cell
+    'NM_1 // OR4F17 // olfactory ... /// NM_2 // SEPT9 // ...' -> ['OR4F17', 'SEPT9'].
+    Tokens that cannot be symbols (empty, '---', free text with spaces) are skipped.
+    """
+    if not isinstance(cell, str):
+        return []
+    if assignment_style:
+        tokens = [part.split("//")[1] if part.count("//") >= 1 else "" for part in cell.split("///")]
+    else:
+        tokens = _MULTI_SEPARATORS.split(cell)
+    genes: list[str] = []
+    for token in tokens:
+        token = token.strip()
+        if token in _EMPTY_TOKENS or not _SYMBOL_SHAPE.match(token):
+            continue
+        if token not in genes:
+            genes.append(token)
+    return genes
+
+
+def probe_gene_pairs(annotation: pd.DataFrame, symbol_column: str, id_column: str = "ID") -> pd.DataFrame:
+    """Long table (ID, Gene, weight=1/n) with one row per gene of each annotated probe."""
+    table = annotation
+    if id_column in table.columns:
+        table = table.set_index(id_column)
+    cells = table[symbol_column]
+    assignment = symbol_column.lower() in ASSIGNMENT_COLUMNS
+    rows = []
+    for probe, cell in zip(table.index.astype(str), cells, strict=True):
+        genes = parse_gene_cell(cell, assignment)
+        rows.extend((probe, gene, 1.0 / len(genes)) for gene in genes)
+    return pd.DataFrame(rows, columns=["ID", "Gene", "weight"])
+
+
+def map_probes_to_genes(
+    expression: pd.DataFrame,
+    annotation: pd.DataFrame,
+    symbol_column: str | None = None,
+    id_column: str | None = None,
+) -> tuple[pd.DataFrame, MappingReport]:
+    """Genes x samples from probes x samples: value/n to each of a probe's n genes, summed per gene.
+
+    Columns are chosen with choose_mapping_columns unless given. A gene is missing for a
+    sample only when all its probes are missing there. Raises GenoteamError when no probe maps.
+    """
+    if symbol_column is None or id_column is None:
+        chosen_id, chosen_symbol = choose_mapping_columns(annotation)
+        id_column = id_column or chosen_id
+        symbol_column = symbol_column or chosen_symbol
+    if symbol_column not in annotation.columns:
+        raise GenoteamError(
+            f"column '{symbol_column}' is not in the platform table (columns: {', '.join(map(str, annotation.columns))})",
+            "choose one of the listed columns",
+        )
+    notes: list[str] = []
+    expression = expression.copy()
+    expression.index = expression.index.astype(str)
+    if expression.index.duplicated().any():
+        notes.append(
+            f"{int(expression.index.duplicated().sum())} duplicate probe IDs in the expression table; first kept"
+        )
+        expression = expression[~expression.index.duplicated()]
+    pairs = probe_gene_pairs(annotation, symbol_column, id_column).drop_duplicates(["ID", "Gene"])
+    annotated_ids = set(pairs["ID"])
+    pairs = pairs[pairs["ID"].isin(expression.index)]
+    if pairs.empty:
+        raise GenoteamError(
+            f"no probe of the expression table has a gene in column '{symbol_column}' "
+            f"({len(expression)} probes, e.g. {list(expression.index[:3])}; annotated e.g. {sorted(annotated_ids)[:3]})",
+            "check that the platform table belongs to this series' platform and that the column holds symbols",
+        )
+    genes, gene_codes = np.unique(pairs["Gene"].to_numpy(), return_inverse=True)
+    probe_pos = expression.index.get_indexer(pairs["ID"])
+    shape = (len(genes), len(expression))
+    weights = sparse.csr_matrix((pairs["weight"].to_numpy(), (gene_codes, probe_pos)), shape=shape)
+    members = sparse.csr_matrix((np.ones(len(pairs)), (gene_codes, probe_pos)), shape=shape)
+    values = expression.to_numpy(dtype=float)
+    observed = np.isfinite(values)
+    summed = np.asarray(weights @ np.where(observed, values, 0.0))
+    counts = np.asarray(members @ observed.astype(float))
+    summed[counts == 0] = np.nan
+    result = pd.DataFrame(summed, index=pd.Index(genes, name="Gene"), columns=expression.columns)
+    per_probe = pairs.groupby("ID").size()
+    report = MappingReport(
+        id_column=str(id_column),
+        symbol_column=str(symbol_column),
+        probes_in_expression=len(expression),
+        probes_annotated=int(expression.index.isin(list(annotated_ids)).sum()),
+        probes_mapped=int(per_probe.size),
+        multi_gene_probes=int((per_probe > 1).sum()),
+        genes=len(result),
+        samples=result.shape[1],
+        notes=notes,
+    )
+    unmapped = report.probes_in_expression - report.probes_mapped
+    if unmapped:
+        report.notes.append(
+            f"{unmapped} probes have no usable gene symbol (controls, unannotated, free text) and are left out"
+        )
+    return result, report
+
+
+def share_of_known_symbols(ids: pd.Index, sample_size: int = 2000) -> float:
+    """Fraction of (the first sample_size) row IDs that are known gene symbols or aliases:
+    high means the table is already per gene (e.g. RNA-seq by symbol) and needs no probe map."""
+    head = [str(i) for i in ids[:sample_size]]
+    if not head:
+        return 0.0
+    table = load_symbol_table()
+    return sum(table.resolve(i) is not None for i in head) / len(head)
+
+
+@dataclass
+class GeneTableReport:
+    """Both steps from probes to normalised genes, for the cohort's record."""
+
+    mapping: MappingReport | None  # None when the IDs were already gene symbols
+    normalization: NormalizationReport
+    decision: str
+
+    def summary(self) -> str:
+        first = self.mapping.summary() if self.mapping else self.decision
+        return f"{first}; then {self.normalization.summary()}"
+
+
+def gene_table(
+    expression: pd.DataFrame, annotation: pd.DataFrame | None = None, symbol_column: str | None = None
+) -> tuple[pd.DataFrame, GeneTableReport]:
+    """Probes (or genes) x samples -> normalised genes x samples, deciding whether to map.
+
+    The IDs are taken as gene symbols when more than half of them are known symbols;
+    otherwise the platform annotation is required (GenoteamError when it is missing/empty).
+    """
+    known = share_of_known_symbols(expression.index)
+    if known > 0.5:
+        decision = f"row IDs are already gene symbols ({known:.0%} known), no probe mapping"
+        genes, normalization = normalize_gene_symbols(expression)
+        return genes, GeneTableReport(None, normalization, decision)
+    if annotation is None or annotation.empty:
+        raise GenoteamError(
+            f"the expression rows are probe IDs (e.g. {list(expression.index[:3])}; {known:.0%} are gene symbols) "
+            "and no platform annotation table was given",
+            "read the family SOFT (read_geo_cohort) or the platform's .annot file (read_platform_annotation)",
+        )
+    mapped, mapping = map_probes_to_genes(expression, annotation, symbol_column)
+    genes, normalization = normalize_gene_symbols(mapped)
+    decision = f"row IDs are probes ({known:.0%} look like symbols): mapped through '{mapping.symbol_column}'"
+    return genes, GeneTableReport(mapping, normalization, decision)

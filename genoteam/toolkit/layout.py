@@ -1,0 +1,281 @@
+"""Readers and writers of GenoTEX's output layout, with atomic writes.
+
+GenoTEX's evaluator reads our outputs by path, so the layout and each table's orientation must
+match it exactly:
+
+```
+<root>/preprocess/<Trait>/gene_data/<cohort>.csv      genes as rows, samples as columns
+<root>/preprocess/<Trait>/clinical_data/<cohort>.csv  rows <Trait>, Age, Gender; samples as columns
+<root>/preprocess/<Trait>/<cohort>.csv                linked: samples as rows, [<Trait>, Age, Gender, genes...]
+<root>/preprocess/<Trait>/cohort_info.json            {cohort id: record} (see cohort_info.py)
+<root>/regress/<Trait>/significant_genes_condition_<Condition|None>.json
+```
+
+The evaluator transposes gene and clinical tables (features become columns) and reads linked
+tables as they are. A TCGA cohort's id is "TCGA", as in GenoTEX; a GEO cohort's id is its GSE.
+
+Every write goes to a temporary file in the same folder, is flushed to disk, then renamed over
+the target, so a reader never sees a half-written file that looks complete.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genoteam.toolkit.errors import GenoteamError, InputFileError
+
+TCGA_COHORT_ID = "TCGA"
+DEMOGRAPHIC_COLUMNS = ("Age", "Gender")
+SIGNIFICANT_GENE_FIELDS = ("Variable", "Coefficient", "Absolute Coefficient")
+
+
+# ----------------------------------------------------------------------------- atomic writes
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to `path` through a temporary sibling and a rename (never a partial file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """JSON with NaN/inf turned into null (GenoTEX's readers use json.load, which rejects NaN)."""
+    return atomic_write_text(path, json.dumps(_json_safe(obj), indent=4) + "\n")
+
+
+def atomic_write_csv(path: str | os.PathLike[str], df: pd.DataFrame) -> Path:
+    """CSV with the index as first column (what pandas and GenoTEX's evaluator read back)."""
+    return atomic_write_text(path, frame_to_csv(df))
+
+
+def frame_to_csv(df: pd.DataFrame) -> str:
+    """pandas' CSV, or for an all-float frame the same table written row by row with
+    repr(float), about twice as fast on wide expression tables (every float round-trips exactly;
+    NaN is written 'nan', which read_csv reads as NaN)."""
+    numeric = len(df.columns) > 0 and all(pd.api.types.is_float_dtype(t) for t in df.dtypes)
+    if not numeric or isinstance(df.columns, pd.MultiIndex) or isinstance(df.index, pd.MultiIndex):
+        buffer = io.StringIO()
+        df.to_csv(buffer)
+        return buffer.getvalue()
+    index_name = "" if df.index.name is None else _csv_field(df.index.name)
+    lines = [",".join([index_name, *(_csv_field(c) for c in df.columns)])]
+    values = df.to_numpy(dtype=float)
+    for label, row in zip(df.index, values, strict=True):
+        lines.append(_csv_field(label) + "," + ",".join(map(repr, row.tolist())))
+    return "\n".join(lines) + "\n"
+
+
+def _csv_field(value: object) -> str:
+    text = str(value)
+    if any(ch in text for ch in ',"\n\r') or text != text.strip():
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _json_safe(obj: Any) -> Any:
+    """Plain JSON types: numpy scalars to Python, NaN/inf to None, tuples to lists."""
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, str):  # numpy scalars and arrays
+        return _json_safe(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# ----------------------------------------------------------------------------- paths
+class OutputLayout:
+    """Paths of one GenoTEX-layout output root; creates nothing until a writer runs."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def trait_dir(self, trait: str) -> Path:
+        return self.root / "preprocess" / _safe_name(trait, "trait")
+
+    def gene_data_path(self, trait: str, cohort: str) -> Path:
+        return self.trait_dir(trait) / "gene_data" / f"{_safe_name(cohort, 'cohort')}.csv"
+
+    def clinical_data_path(self, trait: str, cohort: str) -> Path:
+        return self.trait_dir(trait) / "clinical_data" / f"{_safe_name(cohort, 'cohort')}.csv"
+
+    def linked_data_path(self, trait: str, cohort: str) -> Path:
+        return self.trait_dir(trait) / f"{_safe_name(cohort, 'cohort')}.csv"
+
+    def cohort_info_path(self, trait: str) -> Path:
+        return self.trait_dir(trait) / "cohort_info.json"
+
+    def regress_dir(self, trait: str) -> Path:
+        return self.root / "regress" / _safe_name(trait, "trait")
+
+    def significant_genes_path(self, trait: str, condition: str | None) -> Path:
+        return self.regress_dir(trait) / f"significant_genes_condition_{condition_label(condition)}.json"
+
+
+def condition_label(condition: str | None) -> str:
+    """GenoTEX names the unconditional file `..._condition_None.json`."""
+    if condition is None or str(condition).strip() == "" or str(condition).lower() == "none":
+        return "None"
+    return _safe_name(str(condition), "condition")
+
+
+def _safe_name(name: str, what: str) -> str:
+    """A path component: no separators or parent references, so outputs stay under the root."""
+    text = str(name)
+    if not text or text in {".", ".."} or "/" in text or "\\" in text or "\x00" in text:
+        raise GenoteamError(
+            f"invalid {what} name {name!r} for the output layout",
+            "use a plain name such as 'Breast_Cancer' or 'GSE781' (no path separators)",
+        )
+    return text
+
+
+# ----------------------------------------------------------------------------- writers
+def write_gene_data(root: str | os.PathLike[str], trait: str, cohort: str, gene_df: pd.DataFrame) -> Path:
+    """Gene expression table, genes as rows (index) and samples as columns."""
+    if gene_df.empty:
+        raise GenoteamError(f"gene data of cohort {cohort} is empty", "write only a non-empty table")
+    if trait in gene_df.index or any(c in gene_df.index for c in DEMOGRAPHIC_COLUMNS):
+        raise GenoteamError(
+            f"gene data of cohort {cohort} has a row {trait!r}/Age/Gender: it looks like a linked or "
+            "clinical table",
+            "pass the genes x samples table (genes as rows)",
+        )
+    _check_unique(gene_df.index, f"gene symbols of cohort {cohort}")
+    _check_unique(gene_df.columns, f"sample ids of cohort {cohort}")
+    return atomic_write_csv(OutputLayout(root).gene_data_path(trait, cohort), gene_df)
+
+
+def write_clinical_data(
+    root: str | os.PathLike[str], trait: str, cohort: str, clinical_df: pd.DataFrame
+) -> Path:
+    """Clinical features, rows `trait` (first), Age, Gender (when present), samples as columns."""
+    rows = list(clinical_df.index)
+    allowed = {trait, *DEMOGRAPHIC_COLUMNS}
+    if not rows or rows[0] != trait or not set(rows) <= allowed:
+        raise GenoteamError(
+            f"clinical data of cohort {cohort} has rows {rows[:5]}, expected {trait!r} first and then "
+            "optionally Age, Gender",
+            "pass the features x samples table (GenoTEX's orientation); transpose a samples x features one",
+        )
+    _check_unique(clinical_df.index, f"clinical rows of cohort {cohort}")
+    _check_unique(clinical_df.columns, f"sample ids of cohort {cohort}")
+    return atomic_write_csv(OutputLayout(root).clinical_data_path(trait, cohort), clinical_df)
+
+
+def write_linked_data(root: str | os.PathLike[str], trait: str, cohort: str, linked_df: pd.DataFrame) -> Path:
+    """Linked table: samples as rows, columns [trait, Age?, Gender?, genes...]."""
+    columns = list(linked_df.columns)
+    if not columns or columns[0] != trait:
+        raise GenoteamError(
+            f"linked data of cohort {cohort} starts with column {columns[:1]}, expected {trait!r}",
+            "pass the samples x [trait, Age, Gender, genes] table from link_clinical_genetic_data",
+        )
+    if len(linked_df) == 0:
+        raise GenoteamError(f"linked data of cohort {cohort} has no samples", "do not save an empty cohort")
+    _check_unique(linked_df.columns, f"columns of the linked data of cohort {cohort}")
+    _check_unique(linked_df.index, f"sample ids of the linked data of cohort {cohort}")
+    return atomic_write_csv(OutputLayout(root).linked_data_path(trait, cohort), linked_df)
+
+
+def write_significant_genes(
+    root: str | os.PathLike[str], trait: str, condition: str | None, result: Mapping[str, Any]
+) -> Path:
+    """The regression result: GenoTEX's `significant_genes` (Variable, Coefficient, Absolute
+    Coefficient, equal-length lists) and `cv_performance`; further keys (p_value, q_value, method,
+    ...) are kept as given."""
+    validate_significant_genes(result)
+    return atomic_write_json(OutputLayout(root).significant_genes_path(trait, condition), dict(result))
+
+
+def validate_significant_genes(result: Mapping[str, Any]) -> None:
+    """Raise unless `result` has the fields GenoTEX's evaluator reads."""
+    hint = (
+        "pass {'significant_genes': {'Variable': [...], 'Coefficient': [...], 'Absolute Coefficient': [...]},"
+        " 'cv_performance': {...}} as produced by the statistics module"
+    )
+    if not isinstance(result, Mapping) or "significant_genes" not in result or "cv_performance" not in result:
+        raise GenoteamError(
+            "the significant-genes result lacks 'significant_genes' or 'cv_performance'", hint
+        )
+    genes = result["significant_genes"]
+    if not isinstance(genes, Mapping):
+        raise GenoteamError("'significant_genes' is not a mapping of column name to list", hint)
+    missing = [f for f in SIGNIFICANT_GENE_FIELDS if f not in genes]
+    if missing:
+        raise GenoteamError(f"'significant_genes' lacks {missing}", hint)
+    lengths = {k: len(v) for k, v in genes.items() if isinstance(v, list | tuple)}
+    if len(lengths) != len(genes) or len(set(lengths.values())) > 1:
+        raise GenoteamError(f"'significant_genes' columns are not lists of one length: {lengths}", hint)
+
+
+def _check_unique(index: pd.Index, what: str) -> None:
+    if not index.is_unique:
+        dups = index[index.duplicated()].unique().tolist()[:5]
+        raise GenoteamError(f"duplicated {what}: {dups}", "aggregate or rename duplicates before saving")
+
+
+# ----------------------------------------------------------------------------- readers
+def read_gene_data(root: str | os.PathLike[str], trait: str, cohort: str) -> pd.DataFrame:
+    return _read_csv(OutputLayout(root).gene_data_path(trait, cohort))
+
+
+def read_clinical_data(root: str | os.PathLike[str], trait: str, cohort: str) -> pd.DataFrame:
+    return _read_csv(OutputLayout(root).clinical_data_path(trait, cohort))
+
+
+def read_linked_data(root: str | os.PathLike[str], trait: str, cohort: str) -> pd.DataFrame:
+    return _read_csv(OutputLayout(root).linked_data_path(trait, cohort))
+
+
+def read_significant_genes(root: str | os.PathLike[str], trait: str, condition: str | None) -> dict[str, Any]:
+    path = OutputLayout(root).significant_genes_path(trait, condition)
+    data = read_json(path)
+    validate_significant_genes(data)
+    return data
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "file not found", "run the step that writes it first")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputFileError(path, f"not valid JSON ({error})", "delete it and re-run the step") from error
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputFileError(path, "file not found", "run the preprocessing step that writes it first")
+    try:
+        df = pd.read_csv(path, index_col=0)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputFileError(path, f"not a readable CSV table ({error})", "re-run the step") from error
+    df.index = df.index.astype(str)
+    return df

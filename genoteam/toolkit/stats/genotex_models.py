@@ -1,0 +1,159 @@
+"""The models inside GenoTEX's regression procedure, re-implemented to behave exactly like it.
+
+GenoTEX (tools/statistics.py of the GenoTEX benchmark) standardises features with training-set
+statistics, tests for a batch effect from the eigenvalue gaps of X X^T, and then fits either a
+Lasso or the `sparse_lmm` package's LMM: a kinship K = X X^T, a null-model variance ratio found
+by grid search and Brent refinement, the features rotated by (S + delta)^(-1/2) U^T, and a Lasso
+on the rotated features against the *unrotated* trait. That last detail (and prediction with
+unrotated features) is what the original does, so it is kept here on purpose. A condition enters
+by residualising the trait on [1, condition] before the penalised fit.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import linalg, optimize
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso
+
+
+def normalize(train: np.ndarray, test: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Centre and scale by the training mean and population SD; constant columns are not scaled."""
+    mean = np.mean(train, axis=0)
+    std = np.std(train, axis=0)
+    std = np.where(std == 0, 1.0, std)
+    return (train - mean) / std, (None if test is None else (test - mean) / std)
+
+
+def detect_batch_effect(x: np.ndarray) -> bool:
+    """GenoTEX's batch-effect test: a gap > 200/n between consecutive normalised top-10
+    eigenvalues of the centred X X^T. With n <= 200 samples it can never fire (gaps are <= 1)."""
+    n = x.shape[0]
+    centred = x - x.mean(axis=0)
+    eigen = np.sort(np.linalg.eigvalsh(centred @ centred.T))[::-1][:10]
+    if eigen[0] <= 0:
+        return False
+    gaps = -np.diff(eigen / eigen[0])
+    return bool(np.any(gaps > 200 / n))
+
+
+def _null_nll(log_delta: float, uy: np.ndarray, s: np.ndarray) -> float:
+    """Negative log likelihood of y ~ N(0, sigma^2 (K + delta I)) in the eigenbasis of K.
+
+    The operations keep the original's order (1/(S+delta) first, then the sum scaled by 1/n):
+    Brent stops at a rounding-dependent point, and the same point is wanted."""
+    n = uy.shape[0]
+    sd = s + np.exp(log_delta)
+    ldet = np.sum(np.log(sd))
+    ss = 1.0 / n * (uy * uy * (1.0 / sd)).sum()
+    return 0.5 * (n * np.log(2.0 * np.pi) + ldet + n + n * np.log(ss))
+
+
+def fit_log_delta(
+    uy: np.ndarray, s: np.ndarray, intervals: int = 500, low: float = -5.0, high: float = 5.0
+) -> float:
+    """Grid search of log(delta) on [low, high], then Brent on every interior local minimum."""
+    uy = np.ravel(uy)
+    grid = np.arange(intervals + 1) / intervals * (high - low) + low
+    nll = np.array([_null_nll(v, uy, s) for v in grid])
+    best_nll, best = float(nll.min()), float(grid[nll.argmin()])
+    for i in range(1, intervals):
+        if nll[i] < nll[i - 1] and nll[i] < nll[i + 1]:
+            value, value_nll, _, _ = optimize.brent(
+                _null_nll, (uy, s), (grid[i - 1], grid[i], grid[i + 1]), full_output=True
+            )
+            if value_nll < best_nll:
+                best_nll, best = float(value_nll), float(value)
+    return best
+
+
+def _lasso(alpha: float) -> Lasso:
+    return Lasso(alpha=alpha)
+
+
+class KinshipLMM:
+    """sparse_lmm.LMM(modified=True) as GenoTEX uses it: parameter `lamda` is the Lasso alpha."""
+
+    def __init__(self, lamda: float = 0.1) -> None:
+        self.lamda = lamda
+        self.coef_: np.ndarray | None = None
+        self.intercept_: float = 0.0
+        self.log_delta: float | None = None
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> KinshipLMM:
+        y = y.reshape(-1, 1)
+        # np.dot and scipy's eigh, as the original: same rounding, same eigenvectors
+        s, u = linalg.eigh(np.dot(x, x.T))
+        self.log_delta = fit_log_delta(np.dot(u.T, y), s)
+        # sqrt(1 / (S + delta)), in this order: the Lasso is not run to convergence at small
+        # penalties, so the same rounding as the original is needed for the same answer
+        rotated = np.dot(u.T, x) * np.sqrt(1.0 / (s + np.exp(self.log_delta)))[:, None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            lasso = _lasso(self.lamda).fit(rotated, y)
+        self.coef_ = np.ravel(lasso.coef_)
+        self.intercept_ = float(np.ravel(lasso.intercept_)[0])
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.coef_ + self.intercept_
+
+
+class PlainLasso:
+    """sklearn's Lasso with GenoTEX's defaults, behind the same small interface as KinshipLMM."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+        self.coef_: np.ndarray | None = None
+        self.intercept_: float = 0.0
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> PlainLasso:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            lasso = _lasso(self.alpha).fit(x, y.reshape(-1, 1))
+        self.coef_ = np.ravel(lasso.coef_)
+        self.intercept_ = float(np.ravel(lasso.intercept_)[0])
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.coef_ + self.intercept_
+
+
+def make_model(kind: str, penalty: float) -> KinshipLMM | PlainLasso:
+    """'lmm' or 'lasso' with its penalty (GenoTEX's `lamda` or `alpha`)."""
+    return KinshipLMM(lamda=penalty) if kind == "lmm" else PlainLasso(alpha=penalty)
+
+
+class Residualized:
+    """GenoTEX's ResidualizationRegressor: with a condition Z, regress the trait on [1, Z] by
+    least squares first and fit the penalised model to the residual; predictions add it back."""
+
+    def __init__(self, model: KinshipLMM | PlainLasso) -> None:
+        self.model = model
+        self.beta_z: np.ndarray | None = None
+
+    def fit(self, x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> Residualized:
+        y = y.reshape(-1, 1).astype(float)
+        if z is not None:
+            z1 = np.column_stack([np.ones(len(z)), z.reshape(len(z), -1)])
+            self.beta_z = np.linalg.pinv(z1.T @ z1) @ z1.T @ y
+            y = y - z1 @ self.beta_z
+        self.model.fit(x, y)
+        return self
+
+    def predict(self, x: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        pred = self.model.predict(x)
+        if z is not None and self.beta_z is not None:
+            z1 = np.column_stack([np.ones(len(z)), z.reshape(len(z), -1)])
+            pred = pred + z1 @ self.beta_z.ravel()
+        return pred
+
+    @property
+    def gene_coefficients(self) -> np.ndarray:
+        return np.asarray(self.model.coef_)
+
+    @property
+    def condition_coefficients(self) -> np.ndarray:
+        return np.array([]) if self.beta_z is None else self.beta_z[1:].ravel()

@@ -1,0 +1,241 @@
+"""Answer one GenoTEX question (trait, condition) with a chosen method, from linked tables or
+from a GenoTEX-layout preprocess folder, and return a SignificantGenesResult.
+
+Methods: "moderated-t" (default: per-gene limma-style test with Age/Gender and, for a trait
+condition, the predicted condition as covariates), "logistic" (per-gene logistic regression of a
+binary trait, LRT p-values), "genotex" (GenoTEX's penalised procedure, select_by "cv" or
+"known-genes"). Cohort choice is GenoTEX's for every method, so methods differ only in the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from genoteam.toolkit.errors import GenoteamError, InputFileError
+from genoteam.toolkit.stats.association import METHOD_MODERATED_T, moderated_t_test
+from genoteam.toolkit.stats.design import CLINICAL_COLUMNS
+from genoteam.toolkit.stats.genotex import (
+    GENOTEX_SEED,
+    METHOD_GENOTEX,
+    GenotexFit,
+    genotex_one_step,
+    genotex_two_step,
+    predict_condition,
+)
+from genoteam.toolkit.stats.logistic import METHOD_LOGISTIC, logistic_association
+from genoteam.toolkit.stats.predictive_cv import cv_top_genes_performance
+from genoteam.toolkit.stats.result import SignificantGenesResult
+from genoteam.toolkit.stats.selection import (
+    CLINICAL_CONDITIONS,
+    condition_genes,
+    select_cohort_pair,
+    select_one_step_cohort,
+)
+
+METHODS = (METHOD_MODERATED_T, "logistic", METHOD_GENOTEX)
+FDR = 0.05
+
+
+def _tested_result(
+    method: str, table: pd.DataFrame, trait: str, condition: str | None, fdr: float, info: dict
+) -> SignificantGenesResult:
+    sig = table[table["q_value"] < fdr].copy()
+    sig = sig.rename(columns={"gene": "Variable", "coefficient": "Coefficient"})
+    sig["Absolute Coefficient"] = sig["Coefficient"].abs()
+    keep = ["Variable", "Coefficient", "Absolute Coefficient", "p_value", "q_value"]
+    keep += [c for c in ("std_effect",) if c in sig]
+    return SignificantGenesResult(
+        method=method,
+        trait=trait,
+        condition=condition,
+        significant=sig[keep].reset_index(drop=True),
+        table=table,
+        cv_performance={},
+        details={"fdr": fdr, **info},
+        notes=list(info.get("notes", [])),
+    )
+
+
+def moderated_t_result(
+    linked: pd.DataFrame,
+    trait: str,
+    condition: str | None = None,
+    covariates: tuple[str, ...] | list[str] = CLINICAL_COLUMNS,
+    fdr: float = FDR,
+    cv: bool = True,
+    seed: int = GENOTEX_SEED,
+) -> SignificantGenesResult:
+    """Default method: genes with BH q < fdr for the trait coefficient, by p-value.
+
+    A condition that is a column of `linked` (Age, Gender, or a predicted condition added by
+    the caller) is included among the covariates."""
+    covariates = list(covariates) + ([condition] if condition and condition not in covariates else [])
+    table = moderated_t_test(linked, trait, covariates)
+    result = _tested_result(METHOD_MODERATED_T, table, trait, condition, fdr, table.attrs["moderated_t"])
+    if cv:
+        result.cv_performance = cv_top_genes_performance(linked, trait, covariates, seed=seed)
+    return result
+
+
+def logistic_result(
+    linked: pd.DataFrame,
+    trait: str,
+    condition: str | None = None,
+    covariates: tuple[str, ...] | list[str] = CLINICAL_COLUMNS,
+    fdr: float = FDR,
+) -> SignificantGenesResult:
+    """Per-gene logistic regression of a binary trait (log odds ratio per unit expression)."""
+    covariates = list(covariates) + ([condition] if condition and condition not in covariates else [])
+    table = logistic_association(linked, trait, covariates)
+    return _tested_result(METHOD_LOGISTIC, table, trait, condition, fdr, table.attrs["logistic"])
+
+
+def genotex_result(fit: GenotexFit) -> SignificantGenesResult:
+    """GenoTEX's list (non-zero coefficients) with its stability, as a SignificantGenesResult."""
+    sig = fit.significant()
+    table = pd.DataFrame({"gene": fit.genes, "coefficient": fit.coefficients, "stability": fit.stability})
+    return SignificantGenesResult(
+        method=METHOD_GENOTEX,
+        trait=fit.trait,
+        condition=fit.condition,
+        significant=sig,
+        table=table,
+        cv_performance=fit.cv_performance,
+        select_by=fit.select_by,
+        penalty={"model": fit.model, "name": fit.penalty_name, "value": fit.penalty},
+        stability={
+            "kind": fit.stability_kind,
+            "resamples": fit.stability_resamples,
+            "frequency": [float(v) for v in sig["stability"]],
+        },
+        details={
+            "batch_effect": fit.batch_effect,
+            "condition_coefficient": fit.condition_coefficient,
+            "tuning": fit.tuning,
+        },
+        notes=fit.notes,
+    )
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise InputFileError(
+            path, "cohort_info.json not found", "preprocess the trait's cohorts first"
+        ) from error
+    except json.JSONDecodeError as error:
+        raise InputFileError(path, f"not valid JSON ({error})", "re-run preprocessing") from error
+
+
+class PreprocessFolder:
+    """GenoTEX's preprocess layout: <root>/<Trait>/cohort_info.json and <root>/<Trait>/<cohort>.csv."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._cache: dict[tuple[str, str], pd.DataFrame] = {}
+
+    def cohort_info(self, entity: str) -> dict:
+        return _read_json(self.root / entity / "cohort_info.json")
+
+    def load(self, entity: str, cohort: str) -> pd.DataFrame:
+        key = (entity, cohort)
+        if key not in self._cache:
+            path = self.root / entity / f"{cohort}.csv"
+            try:
+                self._cache[key] = pd.read_csv(path, index_col=0).astype(float)
+            except (FileNotFoundError, ValueError) as error:
+                raise InputFileError(
+                    path, f"cannot read the linked table ({error})", "re-run preprocessing"
+                ) from error
+        return self._cache[key]
+
+
+def answer_question(
+    preprocess_root: str | Path,
+    trait: str,
+    condition: str | None = None,
+    method: str = METHOD_MODERATED_T,
+    select_by: str = "cv",
+    task_info: dict | None = None,
+    seed: int = GENOTEX_SEED,
+    bootstrap: int = 0,
+    exclude_trait_genes: bool = True,
+) -> SignificantGenesResult:
+    """Select cohorts as GenoTEX does and answer (trait, condition) with `method`."""
+    if method not in METHODS:
+        raise GenoteamError(f"unknown method '{method}'", f"use one of {METHODS}")
+    folder = PreprocessFolder(preprocess_root)
+    two_step = condition is not None and condition not in CLINICAL_CONDITIONS
+    if not two_step:
+        cohort = select_one_step_cohort(folder.cohort_info(trait), condition)
+        if cohort is None:
+            raise GenoteamError(
+                f"no usable cohort for '{trait}'" + (f" with {condition}" if condition else ""),
+                "check cohort_info.json: is_usable and has_age/has_gender",
+            )
+        linked = folder.load(trait, cohort)
+        if method == METHOD_GENOTEX:
+            result = genotex_result(
+                genotex_one_step(linked, trait, condition, select_by, task_info, seed, bootstrap)
+            )
+        elif method == "logistic":
+            result = logistic_result(linked, trait, condition)
+        else:
+            result = moderated_t_result(linked, trait, condition, seed=seed)
+        result.cohorts = {"trait": cohort}
+        return result
+    pair = select_cohort_pair(
+        folder.cohort_info(trait),
+        folder.cohort_info(condition),
+        folder.load,
+        trait,
+        condition,
+        task_info,
+        exclude_trait_genes,
+    )
+    if pair is None:
+        raise GenoteamError(
+            f"no cohort pair of '{trait}' and '{condition}' shares a gene known for '{condition}'",
+            "this question cannot be answered by two-step regression with these cohorts",
+        )
+    trait_cohort, condition_cohort, _ = pair
+    trait_linked, condition_linked = (
+        folder.load(trait, trait_cohort),
+        folder.load(condition, condition_cohort),
+    )
+    if method == METHOD_GENOTEX:
+        fit = genotex_two_step(
+            trait_linked,
+            condition_linked,
+            trait,
+            condition,
+            task_info,
+            select_by,
+            seed,
+            bootstrap,
+            exclude_trait_genes,
+        )
+        result = genotex_result(fit)
+    else:
+        regressors = condition_genes(
+            task_info, trait, condition, trait_linked.columns, condition_linked.columns, exclude_trait_genes
+        )
+        if trait_linked[regressors].isna().any().any():
+            raise GenoteamError(
+                f"condition genes {regressors[:5]} have missing values in the trait cohort",
+                "impute missing gene values before two-step regression",
+            )
+        condition_table = condition_linked.dropna(subset=[condition, *regressors])
+        with_condition = trait_linked.copy()
+        with_condition[condition] = predict_condition(trait_linked, condition_table, condition, regressors)
+        answer = logistic_result if method == "logistic" else moderated_t_result
+        result = answer(with_condition, trait, condition)
+        result.notes.append(
+            f"condition '{condition}' predicted from {len(regressors)} known genes: {regressors[:10]}"
+        )
+    result.cohorts = {"trait": trait_cohort, "condition": condition_cohort}
+    return result

@@ -1,0 +1,83 @@
+"""One result type for every method, and its significant-genes JSON content.
+
+The JSON keeps GenoTEX's fields, so GenoTEX's evaluator reads it unchanged:
+`significant_genes` = {"Variable": [...], "Coefficient": [...], "Absolute Coefficient": [...]}
+and `cv_performance`. Ours are added beside them: p_value and q_value lists inside
+significant_genes when the method has tests, and top-level `method`, `select_by`, `stability`,
+`penalty`, `cohorts`, `notes` and `partial`. The layout writer turns the dict into the file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+def _clean(value: object) -> object:
+    """JSON-safe: NaN/inf become None (JSON has no NaN), numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class SignificantGenesResult:
+    """Tidy result of one question (trait, condition) by one method.
+
+    `significant` holds the reported genes in order with columns Variable, Coefficient,
+    Absolute Coefficient and, depending on the method, p_value, q_value, std_effect, stability.
+    `table` holds every gene tested (the full table behind the list)."""
+
+    method: str
+    trait: str
+    condition: str | None
+    significant: pd.DataFrame
+    table: pd.DataFrame
+    cv_performance: dict
+    select_by: str | None = None
+    penalty: dict | None = None
+    stability: dict | None = None
+    cohorts: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    partial: bool = False
+
+    @property
+    def genes(self) -> list[str]:
+        return list(self.significant["Variable"])
+
+    def to_json_dict(self) -> dict:
+        """The content of regress/<Trait>/significant_genes_condition_<Condition|None>.json."""
+        sig = self.significant
+        genes: dict[str, list] = {
+            "Variable": list(sig["Variable"]),
+            "Coefficient": [float(v) for v in sig["Coefficient"]],
+            "Absolute Coefficient": [float(v) for v in sig["Absolute Coefficient"]],
+        }
+        for extra in ("p_value", "q_value", "std_effect"):
+            if extra in sig:
+                genes[extra] = [float(v) for v in sig[extra]]
+        return _clean(
+            {
+                "significant_genes": genes,
+                "cv_performance": self.cv_performance,
+                "method": self.method,
+                "select_by": self.select_by,
+                "trait": self.trait,
+                "condition": self.condition,
+                "penalty": self.penalty,
+                "stability": self.stability,
+                "cohorts": self.cohorts,
+                "details": self.details,
+                "notes": self.notes,
+                "partial": self.partial,
+            }
+        )
