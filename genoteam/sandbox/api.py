@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 
-class CellStatus(str, Enum):
+class CellStatus(str, Enum):  # noqa: UP042 - the shared contract keeps its original base classes
     ok = "ok"
     error = "error"  # the code raised; error_type/error_message/traceback say what
     timeout = "timeout"  # the cell ran past its timeout and was killed
@@ -92,4 +92,13 @@ class SandboxSession(Protocol):
     @property
     def work_path(self) -> str:
         """The read-write work folder as the code in the sandbox sees it."""
+        ...
+
+    @property
+    def alive(self) -> bool:
+        """False after a timeout, out-of-memory kill or crash, until `restart` (never replaced silently)."""
+        ...
+
+    def info(self) -> dict:
+        """What provenance records: backend, image id and tags (docker), limits, kernel, session id."""
         ...
