@@ -22,8 +22,14 @@ METHOD_MODERATED_T = "moderated-t"
 
 def expression_matrix(linked: pd.DataFrame, design: Design, genes: list[str]) -> np.ndarray:
     """genes x samples float matrix for the design's samples; non-numeric genes are an error."""
+    duplicated = pd.Index(genes)[pd.Index(genes).duplicated()].unique()
+    if len(duplicated):
+        raise GenoteamError(
+            f"{len(duplicated)} gene columns appear more than once, e.g. {list(duplicated[:5])}",
+            "average duplicate genes when normalising symbols (GenoTEX does), then test",
+        )
     block = linked.loc[design.samples, genes]
-    bad = [g for g, kind in block.dtypes.items() if not (pd.api.types.is_numeric_dtype(kind))]
+    bad = list(block.select_dtypes(exclude=["number", "bool"]).columns)
     if bad:
         raise GenoteamError(
             f"{len(bad)} gene columns are not numeric, e.g. {bad[:5]}",

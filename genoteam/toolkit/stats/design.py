@@ -54,6 +54,11 @@ def build_design(
             f"trait column '{trait}' is not in the linked table",
             f"columns start with {list(linked.columns[:5])}; pass the trait's column name",
         )
+    if linked.index.has_duplicates:
+        raise GenoteamError(
+            f"sample ids repeat in the linked table, e.g. {list(linked.index[linked.index.duplicated()][:3])}",
+            "give every sample (row) a unique id before testing",
+        )
     notes: list[str] = []
     present = [c for c in covariates if c in linked.columns]
     for c in covariates:

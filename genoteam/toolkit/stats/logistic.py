@@ -22,7 +22,7 @@ from genoteam.toolkit.stats.association import expression_matrix
 from genoteam.toolkit.stats.design import CLINICAL_COLUMNS, build_design, gene_columns
 from genoteam.toolkit.stats.fdr import bh_adjust
 
-METHOD_LOGISTIC = "logistic-lrt"
+METHOD_LOGISTIC = "logistic"  # p-values from the likelihood-ratio test
 _BLOCK = 256
 _MAX_ITER = 50
 _TOL = 1e-10

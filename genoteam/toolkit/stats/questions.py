@@ -35,7 +35,7 @@ from genoteam.toolkit.stats.selection import (
     select_one_step_cohort,
 )
 
-METHODS = (METHOD_MODERATED_T, "logistic", METHOD_GENOTEX)
+METHODS = (METHOD_MODERATED_T, METHOD_LOGISTIC, METHOD_GENOTEX)
 FDR = 0.05
 
 
@@ -182,7 +182,7 @@ def answer_question(
             result = genotex_result(
                 genotex_one_step(linked, trait, condition, select_by, task_info, seed, bootstrap)
             )
-        elif method == "logistic":
+        elif method == METHOD_LOGISTIC:
             result = logistic_result(linked, trait, condition)
         else:
             result = moderated_t_result(linked, trait, condition, seed=seed)
@@ -232,7 +232,7 @@ def answer_question(
         condition_table = condition_linked.dropna(subset=[condition, *regressors])
         with_condition = trait_linked.copy()
         with_condition[condition] = predict_condition(trait_linked, condition_table, condition, regressors)
-        answer = logistic_result if method == "logistic" else moderated_t_result
+        answer = logistic_result if method == METHOD_LOGISTIC else moderated_t_result
         result = answer(with_condition, trait, condition)
         result.notes.append(
             f"condition '{condition}' predicted from {len(regressors)} known genes: {regressors[:10]}"
