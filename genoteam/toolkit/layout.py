@@ -174,7 +174,11 @@ def write_gene_data(root: str | os.PathLike[str], trait: str, cohort: str, gene_
 def write_clinical_data(
     root: str | os.PathLike[str], trait: str, cohort: str, clinical_df: pd.DataFrame
 ) -> Path:
-    """Clinical features, rows `trait` (first), Age, Gender (when present), samples as columns."""
+    """Clinical features given as rows `trait` (first), Age, Gender (when present) x samples.
+
+    GEO cohorts are stored that way; the TCGA cohort is stored transposed (samples x features,
+    index `sampleID`), because that is what GenoTEX's reference outputs hold and its evaluator
+    compares files as stored. read_clinical_data undoes it."""
     rows = list(clinical_df.index)
     allowed = {trait, *DEMOGRAPHIC_COLUMNS}
     if not rows or rows[0] != trait or not set(rows) <= allowed:
@@ -185,7 +189,11 @@ def write_clinical_data(
         )
     _check_unique(clinical_df.index, f"clinical rows of cohort {cohort}")
     _check_unique(clinical_df.columns, f"sample ids of cohort {cohort}")
-    return atomic_write_csv(OutputLayout(root).clinical_data_path(trait, cohort), clinical_df)
+    on_disk = clinical_df
+    if cohort == TCGA_COHORT_ID:  # GenoTEX saves TCGA's clinical table as samples x features
+        on_disk = clinical_df.T
+        on_disk.index.name = "sampleID"
+    return atomic_write_csv(OutputLayout(root).clinical_data_path(trait, cohort), on_disk)
 
 
 def write_linked_data(root: str | os.PathLike[str], trait: str, cohort: str, linked_df: pd.DataFrame) -> Path:
@@ -246,7 +254,9 @@ def read_gene_data(root: str | os.PathLike[str], trait: str, cohort: str) -> pd.
 
 
 def read_clinical_data(root: str | os.PathLike[str], trait: str, cohort: str) -> pd.DataFrame:
-    return _read_csv(OutputLayout(root).clinical_data_path(trait, cohort))
+    """Features x samples for every cohort (a TCGA file is stored samples x features, as GenoTEX does)."""
+    table = _read_csv(OutputLayout(root).clinical_data_path(trait, cohort))
+    return table.T if cohort == TCGA_COHORT_ID else table
 
 
 def read_linked_data(root: str | os.PathLike[str], trait: str, cohort: str) -> pd.DataFrame:

@@ -61,9 +61,11 @@ def test_round_trip_and_orientation_as_genotex_evaluator_reads(tmp_path: Path) -
     write_gene_data(tmp_path, TRAIT, "TCGA", genes)
     write_clinical_data(tmp_path, TRAIT, "TCGA", clinical)
     write_linked_data(tmp_path, TRAIT, "TCGA", linked)
-    # the evaluator: read_csv(index_col=0), transpose gene/clinical so features are columns
+    # as GenoTEX stores them: gene data genes x samples; TCGA clinical data samples x features
+    # (GenoTEX's tcga_select_clinical_features returns that, and its evaluator compares files as stored)
     g = pd.read_csv(tmp_path / "preprocess" / TRAIT / "gene_data" / "TCGA.csv", index_col=0).T
-    c = pd.read_csv(tmp_path / "preprocess" / TRAIT / "clinical_data" / "TCGA.csv", index_col=0).T
+    c = pd.read_csv(tmp_path / "preprocess" / TRAIT / "clinical_data" / "TCGA.csv", index_col=0)
+    assert c.index.name == "sampleID"
     l_ = pd.read_csv(tmp_path / "preprocess" / TRAIT / "TCGA.csv", index_col=0)
     assert list(g.columns) == ["TP53", "CA9"] and list(c.columns) == [TRAIT, "Age", "Gender"]
     assert list(l_.columns)[:3] == [TRAIT, "Age", "Gender"] and list(l_.index) == list(genes.columns)

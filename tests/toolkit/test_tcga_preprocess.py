@@ -24,7 +24,8 @@ def test_chol_dlbc_kirc_into_the_layout(shared_input: Path, tmp_path: Path) -> N
     ]
     assert int(linked["Bile_Duct_Cancer"].sum()) == 36
     clinical = pd.read_csv(chol.written["clinical_data"], index_col=0)
-    assert list(clinical.index) == ["Bile_Duct_Cancer", "Age", "Gender"] and clinical.shape[1] == 45
+    # stored as GenoTEX stores TCGA clinical data: samples x [trait, Age, Gender]
+    assert list(clinical.columns) == ["Bile_Duct_Cancer", "Age", "Gender"] and clinical.shape[0] == 45
 
     dlbc = preprocess_tcga_cohort(
         tcga / "TCGA_Large_Bcell_Lymphoma_(DLBC)", "Large_B-cell_Lymphoma", tmp_path

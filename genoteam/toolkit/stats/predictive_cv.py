@@ -31,7 +31,7 @@ def cv_top_genes_performance(
     """{"prediction": mean fold metrics, "model": what predicted, "top_genes": top}."""
     design = build_design(linked, trait, covariates)
     table = linked.loc[design.samples]
-    genes = gene_columns(linked, trait, covariates)
+    gene_set = set(gene_columns(linked, trait, covariates))
     y = table[trait].to_numpy(dtype=float)
     runs = []
     for train, test in fold_indices(len(table), k, seed):
@@ -41,7 +41,7 @@ def cv_top_genes_performance(
                 "a CV training fold has one trait class", "too few samples of the minority class"
             )
         ranked = moderated_t_test(train_table, trait, design.covariates)
-        chosen = [g for g in ranked["gene"] if g in genes][:top]
+        chosen = [g for g in ranked["gene"] if g in gene_set][:top]
         features = chosen + design.covariates
         x = table[features].to_numpy(dtype=float)
         fill = np.nanmean(x[train], axis=0)

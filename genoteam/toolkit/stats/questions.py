@@ -16,7 +16,7 @@ import pandas as pd
 
 from genoteam.toolkit.errors import GenoteamError, InputFileError
 from genoteam.toolkit.stats.association import METHOD_MODERATED_T, moderated_t_test
-from genoteam.toolkit.stats.design import CLINICAL_COLUMNS
+from genoteam.toolkit.stats.design import CLINICAL_COLUMNS, gene_columns
 from genoteam.toolkit.stats.genotex import (
     GENOTEX_SEED,
     METHOD_GENOTEX,
@@ -28,6 +28,7 @@ from genoteam.toolkit.stats.genotex import (
 from genoteam.toolkit.stats.logistic import METHOD_LOGISTIC, logistic_association
 from genoteam.toolkit.stats.predictive_cv import cv_top_genes_performance
 from genoteam.toolkit.stats.result import SignificantGenesResult
+from genoteam.toolkit.stats.scale import log2_genes
 from genoteam.toolkit.stats.selection import (
     CLINICAL_CONDITIONS,
     condition_genes,
@@ -73,8 +74,11 @@ def moderated_t_result(
     A condition that is a column of `linked` (Age, Gender, or a predicted condition added by
     the caller) is included among the covariates."""
     covariates = list(covariates) + ([condition] if condition and condition not in covariates else [])
+    linked, scale = log2_genes(linked, gene_columns(linked, trait, covariates))
     table = moderated_t_test(linked, trait, covariates)
     result = _tested_result(METHOD_MODERATED_T, table, trait, condition, fdr, table.attrs["moderated_t"])
+    result.details["expression_scale"] = scale.reason
+    result.notes.append(f"expression scale: {scale.reason}")
     if cv:
         result.cv_performance = cv_top_genes_performance(linked, trait, covariates, seed=seed)
     return result
@@ -89,8 +93,12 @@ def logistic_result(
 ) -> SignificantGenesResult:
     """Per-gene logistic regression of a binary trait (log odds ratio per unit expression)."""
     covariates = list(covariates) + ([condition] if condition and condition not in covariates else [])
+    linked, scale = log2_genes(linked, gene_columns(linked, trait, covariates))
     table = logistic_association(linked, trait, covariates)
-    return _tested_result(METHOD_LOGISTIC, table, trait, condition, fdr, table.attrs["logistic"])
+    result = _tested_result(METHOD_LOGISTIC, table, trait, condition, fdr, table.attrs["logistic"])
+    result.details["expression_scale"] = scale.reason
+    result.notes.append(f"expression scale: {scale.reason}")
+    return result
 
 
 def genotex_result(fit: GenotexFit) -> SignificantGenesResult:
@@ -146,7 +154,11 @@ class PreprocessFolder:
         if key not in self._cache:
             path = self.root / entity / f"{cohort}.csv"
             try:
-                self._cache[key] = pd.read_csv(path, index_col=0).astype(float)
+                table = pd.read_csv(path, index_col=0)
+                # one float block: a column-per-block frame makes every row selection ~100x slower
+                self._cache[key] = pd.DataFrame(
+                    table.to_numpy(dtype=float), index=table.index, columns=table.columns
+                )
             except (FileNotFoundError, ValueError) as error:
                 raise InputFileError(
                     path, f"cannot read the linked table ({error})", "re-run preprocessing"
