@@ -19,7 +19,9 @@ from genoteam.toolkit.errors import GenoteamError
 @pytest.fixture(scope="module")
 def chol_run(shared_input: Path, tmp_path_factory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("chol")
-    code = main(["reference", "--input", str(shared_input), "--trait", "Bile_Duct_Cancer", "--output", str(out)])
+    code = main(
+        ["reference", "--input", str(shared_input), "--trait", "Bile_Duct_Cancer", "--output", str(out)]
+    )
     assert code == 0
     return out, json.loads((out / "result.json").read_text())
 
@@ -36,13 +38,17 @@ def test_bile_duct_cancer_picks_tcga_chol(chol_run):
 
 def test_chol_significant_genes_follow_genotex_layout(chol_run):
     out, result = chol_run
-    sig = json.loads((out / "regress" / "Bile_Duct_Cancer" / "significant_genes_condition_None.json").read_text())
+    sig = json.loads(
+        (out / "regress" / "Bile_Duct_Cancer" / "significant_genes_condition_None.json").read_text()
+    )
     genes = sig["significant_genes"]
     assert set(genes) >= {"Variable", "Coefficient", "Absolute Coefficient", "p_value", "q_value"}
     assert sig["method"] == "moderated-t"
     assert len(genes["Variable"]) > 1000  # FINDINGS: R limma finds ~10,000 genes at FDR < 0.05 on CHOL
     assert max(genes["q_value"]) < 0.05
-    assert genes["Variable"][: len(result["significant_genes"])] == [g["gene"] for g in result["significant_genes"]]
+    assert genes["Variable"][: len(result["significant_genes"])] == [
+        g["gene"] for g in result["significant_genes"]
+    ]
 
 
 def test_dlbc_is_not_usable_for_its_own_trait(shared_input: Path, tmp_path: Path):
@@ -70,7 +76,9 @@ def test_gse781_both_platforms_give_significant_genes(shared_input: Path, tmp_pa
 
 
 def test_missing_input_folder_is_a_clear_error(tmp_path: Path, capsys):
-    code = main(["reference", "--input", str(tmp_path / "nope"), "--trait", "X", "--output", str(tmp_path / "o")])
+    code = main(
+        ["reference", "--input", str(tmp_path / "nope"), "--trait", "X", "--output", str(tmp_path / "o")]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "does not exist" in err and "what to do" in err
@@ -114,9 +122,14 @@ def test_platform_without_symbol_column_is_recorded_not_hidden(shared_input: Pat
     folder = tmp_path / "input" / "GEO" / "Kidney_Clear_Cell_Carcinoma" / "GSE781"
     folder.mkdir(parents=True)
     (folder / "GSE781_family.soft.gz").write_bytes(gzip.compress(text.encode("latin-1")))
-    result = run_reference(AnalysisRequest(trait="Kidney_Clear_Cell_Carcinoma"), tmp_path / "input", tmp_path / "o")
+    result = run_reference(
+        AnalysisRequest(trait="Kidney_Clear_Cell_Carcinoma"), tmp_path / "input", tmp_path / "o"
+    )
     assert result.status == "insufficient_data"
     assert all(not o.usable for o in result.cohorts) and len(result.cohorts) == 2
-    assert all("symbol" in (o.note or o.error or "").lower() or "map" in (o.note or o.error or "").lower() for o in result.cohorts)
+    assert all(
+        "symbol" in (o.note or o.error or "").lower() or "map" in (o.note or o.error or "").lower()
+        for o in result.cohorts
+    )
     assert not (tmp_path / "o" / "regress").exists()
     shutil.rmtree(tmp_path / "input")
