@@ -18,9 +18,7 @@ COMMAND_MODULES: list[str] = [
     "genoteam.sandbox.cli",
     "genoteam.evaluation.cli",
     "genoteam.synthetic_cli",
-    "genoteam.server.cli",
     "genoteam.data.cli",
-    "genoteam.agents.cli",
 ]
 
 
