@@ -60,6 +60,25 @@ def _tested_result(
     )
 
 
+def _per_gene_result(
+    method: str, linked: pd.DataFrame, trait: str, condition: str | None, covariates, fdr: float
+) -> tuple[SignificantGenesResult, pd.DataFrame, list[str]]:
+    """Run a per-gene test on log-scale expression; returns the result, the table used and covariates.
+
+    A condition that is a column of `linked` (Age, Gender, or a predicted condition added by
+    the caller) is included among the covariates."""
+    covariates = list(covariates) + ([condition] if condition and condition not in covariates else [])
+    linked, scale = log2_genes(linked, gene_columns(linked, trait, covariates))
+    test, key = (
+        (logistic_association, "logistic") if method == METHOD_LOGISTIC else (moderated_t_test, "moderated_t")
+    )
+    table = test(linked, trait, covariates)
+    result = _tested_result(method, table, trait, condition, fdr, table.attrs[key])
+    result.details["expression_scale"] = scale.reason
+    result.notes.append(f"expression scale: {scale.reason}")
+    return result, linked, covariates
+
+
 def moderated_t_result(
     linked: pd.DataFrame,
     trait: str,
@@ -69,18 +88,12 @@ def moderated_t_result(
     cv: bool = True,
     seed: int = GENOTEX_SEED,
 ) -> SignificantGenesResult:
-    """Default method: genes with BH q < fdr for the trait coefficient, by p-value.
-
-    A condition that is a column of `linked` (Age, Gender, or a predicted condition added by
-    the caller) is included among the covariates."""
-    covariates = list(covariates) + ([condition] if condition and condition not in covariates else [])
-    linked, scale = log2_genes(linked, gene_columns(linked, trait, covariates))
-    table = moderated_t_test(linked, trait, covariates)
-    result = _tested_result(METHOD_MODERATED_T, table, trait, condition, fdr, table.attrs["moderated_t"])
-    result.details["expression_scale"] = scale.reason
-    result.notes.append(f"expression scale: {scale.reason}")
+    """Default method: genes with BH q < fdr for the trait coefficient, by p-value."""
+    result, logged, covariates = _per_gene_result(
+        METHOD_MODERATED_T, linked, trait, condition, covariates, fdr
+    )
     if cv:
-        result.cv_performance = cv_top_genes_performance(linked, trait, covariates, seed=seed)
+        result.cv_performance = cv_top_genes_performance(logged, trait, covariates, seed=seed)
     return result
 
 
@@ -92,13 +105,7 @@ def logistic_result(
     fdr: float = FDR,
 ) -> SignificantGenesResult:
     """Per-gene logistic regression of a binary trait (log odds ratio per unit expression)."""
-    covariates = list(covariates) + ([condition] if condition and condition not in covariates else [])
-    linked, scale = log2_genes(linked, gene_columns(linked, trait, covariates))
-    table = logistic_association(linked, trait, covariates)
-    result = _tested_result(METHOD_LOGISTIC, table, trait, condition, fdr, table.attrs["logistic"])
-    result.details["expression_scale"] = scale.reason
-    result.notes.append(f"expression scale: {scale.reason}")
-    return result
+    return _per_gene_result(METHOD_LOGISTIC, linked, trait, condition, covariates, fdr)[0]
 
 
 def genotex_result(fit: GenotexFit) -> SignificantGenesResult:
