@@ -44,7 +44,8 @@ class GeneHit(BaseModel):
 class AnalysisResult(BaseModel):
     trait: str
     condition: str | None
-    status: Literal["complete", "partial", "insufficient_data", "failed"]
+    # preprocessed: a preprocess-only stage finished (no statistics were asked for)
+    status: Literal["complete", "partial", "insufficient_data", "failed", "preprocessed"]
     method: str
     selected_cohorts: list[str]
     cohorts: list[CohortOutcome]
@@ -54,4 +55,7 @@ class AnalysisResult(BaseModel):
 
 
 AnalysisEngine = Callable[[AnalysisRequest, Path, Path, ProgressCallback | None], AnalysisResult]
-"""(request, input_dir, output_dir, progress) -> result"""
+"""(request, input_dir, output_dir, progress) -> result. An engine may also take a keyword
+`stage`: "all" (default), "preprocess" (cohorts only) or "statistics" (on output_dir/preprocess)."""
+
+Stage = Literal["all", "preprocess", "statistics"]

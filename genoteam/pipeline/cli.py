@@ -6,10 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from tqdm import tqdm
-
 from genoteam.pipeline.api import AnalysisRequest
-from genoteam.pipeline.reference import run_reference
 from genoteam.toolkit.errors import GenoteamError
 
 
@@ -71,6 +68,11 @@ def print_result(result, output: Path) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # imported here: every `genoteam` command registers this parser, and only this one needs them
+    from tqdm import tqdm
+
+    from genoteam.pipeline.reference import run_reference
+
     request = request_from_args(args)
     with tqdm(total=100, unit="%", desc="reference", disable=None) as bar:
 

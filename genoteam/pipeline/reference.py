@@ -14,8 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from genoteam.data.catalogue import Cohort, CohortCatalogue
-from genoteam.pipeline.api import AnalysisRequest, AnalysisResult, CohortOutcome, GeneHit, ProgressCallback
+from genoteam.pipeline.api import (
+    AnalysisRequest,
+    AnalysisResult,
+    CohortOutcome,
+    GeneHit,
+    ProgressCallback,
+    Stage,
+)
 from genoteam.toolkit import layout
+from genoteam.toolkit.cohort_info import read_cohort_info
 from genoteam.toolkit.cohort_steps import CohortPreprocessResult, usability_verdict
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.geo import read_geo_cohort, split_by_platform
@@ -113,14 +121,65 @@ def _insufficient(
     )
 
 
+def recorded_outcomes(request: AnalysisRequest, output_dir: Path) -> list[CohortOutcome]:
+    """Outcomes of cohorts preprocessed earlier, read back from their cohort_info.json files."""
+    outcomes = []
+    for trait in _traits_to_preprocess(request):
+        info_path = layout.OutputLayout(output_dir).cohort_info_path(trait)
+        if not info_path.exists():
+            raise GenoteamError(
+                f"no preprocessed cohorts of '{trait}' ({info_path.name} is missing)",
+                "run the preprocessing stage first",
+            )
+        for cohort, record in read_cohort_info(info_path).items():
+            note = f"{usability_verdict(record)}; {record.get('note') or ''}"
+            outcomes.append(
+                CohortOutcome(
+                    cohort=cohort,
+                    trait=trait,
+                    usable=bool(record.get("is_usable")),
+                    sample_size=record.get("sample_size"),
+                    note=note,
+                )
+            )
+    return outcomes
+
+
+def _preprocessed(
+    request: AnalysisRequest, outcomes: list[CohortOutcome], output_dir: Path
+) -> AnalysisResult:
+    usable = [o.cohort for o in outcomes if o.usable and o.trait == request.trait]
+    failed = [o for o in outcomes if o.error]
+    return AnalysisResult(
+        trait=request.trait,
+        condition=request.condition,
+        status="preprocessed",
+        method=request.method,
+        selected_cohorts=[],
+        cohorts=outcomes,
+        significant_genes=[],
+        output_dir=str(output_dir),
+        message=f"preprocessing only: {len(usable)} usable cohort(s) of {len(outcomes)}"
+        + (
+            f"; {len(failed)} failed: " + "; ".join(f"{o.cohort}: {o.error}" for o in failed)
+            if failed
+            else ""
+        ),
+    )
+
+
 def run_reference(
     request: AnalysisRequest,
     input_dir: Path,
     output_dir: Path,
     progress: ProgressCallback | None = None,
     task_info_path: Path | None = None,
+    stage: Stage = "all",
 ) -> AnalysisResult:
-    """Answer (trait, condition) from the cohorts under input_dir, writing GenoTEX's layout."""
+    """Answer (trait, condition) from the cohorts under input_dir, writing GenoTEX's layout.
+
+    stage "preprocess" stops after the cohorts; "statistics" skips them and answers from the
+    cohorts already preprocessed under output_dir/preprocess."""
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     catalogue = CohortCatalogue(input_dir)
     task_info = load_task_info(task_info_path) if task_info_path else None
@@ -133,7 +192,12 @@ def run_reference(
             progress(min(done / (n_total + 1), 0.95), message)
         done += 1
 
-    outcomes = preprocess_all(request, catalogue, output_dir, step)
+    if stage == "statistics":
+        outcomes = recorded_outcomes(request, output_dir)
+    else:
+        outcomes = preprocess_all(request, catalogue, output_dir, step)
+    if stage == "preprocess":
+        return _preprocessed(request, outcomes, output_dir)
     if not any(o.usable and o.trait == request.trait for o in outcomes):
         return _insufficient(request, outcomes, output_dir, f"no usable cohort for '{request.trait}'")
     if progress:

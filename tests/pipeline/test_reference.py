@@ -133,3 +133,20 @@ def test_platform_without_symbol_column_is_recorded_not_hidden(shared_input: Pat
     )
     assert not (tmp_path / "o" / "regress").exists()
     shutil.rmtree(tmp_path / "input")
+
+
+def test_stages_preprocess_then_statistics_equal_one_run(shared_input: Path, tmp_path: Path, chol_run):
+    request = AnalysisRequest(trait="Bile_Duct_Cancer")
+    first = run_reference(request, shared_input, tmp_path, stage="preprocess")
+    assert first.status == "preprocessed" and first.significant_genes == []
+    assert [o.cohort for o in first.cohorts if o.usable] == ["TCGA"]
+    assert not (tmp_path / "regress").exists()
+    second = run_reference(request, shared_input, tmp_path, stage="statistics")
+    assert second.status == "complete" and second.selected_cohorts == ["TCGA"]
+    _, whole = chol_run
+    assert [g.gene for g in second.significant_genes] == [g["gene"] for g in whole["significant_genes"]]
+
+
+def test_statistics_stage_without_preprocessing_says_what_to_do(shared_input: Path, tmp_path: Path):
+    with pytest.raises(GenoteamError, match="run the preprocessing stage first"):
+        run_reference(AnalysisRequest(trait="Bile_Duct_Cancer"), shared_input, tmp_path, stage="statistics")
