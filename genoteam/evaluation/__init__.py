@@ -1,20 +1,24 @@
-"""GenoTEX's evaluation: metrics (pure functions) and the harness over output folders."""
+"""GenoTEX's evaluation: metrics (pure functions) and the harness over output folders.
 
-from genoteam.evaluation.harness import evaluate, evaluate_against_truth
-from genoteam.evaluation.metrics import (
-    auroc_padded,
-    composite_similarity,
-    evaluate_gene_selection,
-    gsea_enrichment_score,
-    question_category,
-)
+Names are imported on first use, so that `genoteam` commands that do not evaluate stay fast.
+"""
 
-__all__ = [
-    "auroc_padded",
-    "composite_similarity",
-    "evaluate",
-    "evaluate_against_truth",
-    "evaluate_gene_selection",
-    "gsea_enrichment_score",
-    "question_category",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "evaluate": "harness",
+    "evaluate_against_truth": "harness",
+    "auroc_padded": "metrics",
+    "composite_similarity": "metrics",
+    "evaluate_gene_selection": "metrics",
+    "gsea_enrichment_score": "metrics",
+    "question_category": "metrics",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"genoteam.evaluation.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'genoteam.evaluation' has no attribute {name!r}")

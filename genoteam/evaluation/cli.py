@@ -8,8 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from genoteam.evaluation import metrics as m
-from genoteam.evaluation.harness import SUBTASKS, TASKS, evaluate, evaluate_against_truth
+from genoteam.evaluation.constants import GENOTEX_N_GENES, SUBTASKS, TASKS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,12 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="which GenoTEX tasks to score (default: all)",
     )
     parser.add_argument(
-        "--n-genes", type=int, default=m.GENOTEX_N_GENES, help="padding length for AUROC and GSEA-ES"
+        "--n-genes", type=int, default=GENOTEX_N_GENES, help="padding length for AUROC and GSEA-ES"
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from genoteam.evaluation.harness import evaluate, evaluate_against_truth  # heavy: scipy
+
     if args.truth is not None:
         report = evaluate_against_truth(args.pred, args.truth, args.n_genes)
         print(format_truth_report(report))
@@ -144,6 +145,8 @@ def _preprocessing_block(preprocessing: dict[str, Any]) -> list[str]:
 
 
 def _analysis_block(analysis: dict[str, Any]) -> list[str]:
+    from genoteam.evaluation import metrics as m
+
     out = [
         f"\nStatistical analysis, {analysis['n_questions']} questions ({analysis['n_missing']} missing, "
         f"{len(analysis['unreadable'])} unreadable results, both counted as failures)"

@@ -17,10 +17,9 @@ from typing import Any
 import pandas as pd
 
 from genoteam.evaluation import metrics as m
+from genoteam.evaluation.constants import SUBTASKS, TASKS
 from genoteam.toolkit.errors import GenoteamError, InputFileError
 
-SUBTASKS = ("gene", "clinical", "linked")
-TASKS = ("selection", "preprocessing", "analysis")  # GenoTEX's three evaluated tasks
 SIGNIFICANT_PREFIX = "significant_genes_condition_"
 
 CohortInfo = dict[str, dict[str, Any]]

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from genoteam.evaluation.constants import GENOTEX_N_GENES
+
 # GenoTEX pads a predicted gene list to this many genes when it ranks it (AUROC, GSEA-ES).
-GENOTEX_N_GENES = 20000
 
 UNCONDITIONAL = "Unconditional one-step"
 CONDITIONAL = "Conditional one-step"
