@@ -18,7 +18,9 @@ COMMAND_MODULES: list[str] = [
     "genoteam.sandbox.cli",
     "genoteam.evaluation.cli",
     "genoteam.synthetic_cli",
+    "genoteam.server.cli",
     "genoteam.data.cli",
+    "genoteam.agents.cli",
 ]
 
 

@@ -1,0 +1,81 @@
+"""Who writes a unit's code when memory has none that fits (or what memory gave failed).
+
+The task owner (GEO/TCGA engineer, statistician) writes ordinary units; units that need
+biological judgement go, as a CodeRequest message, to the domain expert, who answers with a
+CodeProposal. Either way the code comes from that role's model and is parsed strictly: an
+empty, garbled or truncated reply yields no code and a stated problem, never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genoteam.agents.guidelines import ActionUnit, Guideline
+from genoteam.agents.llm import ModelCallError, ModelClient
+from genoteam.agents.messages import CodeProposal, CodeRequest, MessageBus
+from genoteam.agents.parsing import extract_code
+from genoteam.agents.prompts import code_messages
+
+
+@dataclass(frozen=True)
+class Proposal:
+    code: str | None
+    problem: str = ""
+
+
+class CodeAuthors:
+    def __init__(self, client: ModelClient, bus: MessageBus, owner: str, guideline: Guideline, task_id: str):
+        self.client = client
+        self.bus = bus
+        self.owner = owner
+        self.guideline = guideline
+        self.task_id = task_id
+
+    def author_of(self, unit: ActionUnit) -> str:
+        return "domain_expert" if unit.needs_domain_knowledge else self.owner
+
+    def can_write(self, unit: ActionUnit) -> bool:
+        return not self.client.is_offline(self.author_of(unit))
+
+    def _from_model(self, role: str, unit: ActionUnit, setup_code: str, previous, last_attempt) -> Proposal:
+        messages = code_messages(role, self.guideline, unit, self.task_id, setup_code, previous, last_attempt)
+        purpose = "domain_code" if role == "domain_expert" else "code"
+        try:
+            reply = self.client.complete(role, purpose, messages, self.task_id, unit.name)
+        except ModelCallError as error:
+            return Proposal(None, f"model call failed: {error.problem}")
+        parsed = extract_code(reply)
+        return Proposal(parsed.code, parsed.problem)
+
+    def propose(
+        self, unit: ActionUnit, setup_code: str, previous: list[tuple[str, str]], last_attempt: dict | None
+    ) -> Proposal:
+        """Code for `unit` from its author's model (the domain expert via request/proposal messages)."""
+        author = self.author_of(unit)
+        if author == self.owner:
+            return self._from_model(author, unit, setup_code, previous, last_attempt)
+        request = self.bus.send(
+            CodeRequest(
+                sender=self.owner,
+                recipient="domain_expert",
+                task_id=self.task_id,
+                unit=unit.name,
+                instructions=unit.instructions,
+                context=setup_code,
+                revision_requests=list((last_attempt or {}).get("requests", [])),
+            )
+        )
+        proposal = self._from_model("domain_expert", unit, setup_code, previous, last_attempt)
+        self.bus.send(
+            CodeProposal(
+                sender="domain_expert",
+                recipient=self.owner,
+                task_id=self.task_id,
+                in_reply_to=request.id,
+                unit=unit.name,
+                code=proposal.code,
+                source="model" if proposal.code else "none",
+                problem=proposal.problem,
+            )
+        )
+        return proposal

@@ -1,0 +1,492 @@
+"""The agent team as an AnalysisEngine: `run_team(request, input_dir, output_dir, progress)`.
+
+One job: the PI plans the cohorts, a data engineer preprocesses each cohort in its own sandbox
+session, the statistician answers the question in another, and the job ends with the GenoTEX
+output layout, `provenance.json`, `messages.jsonl` and `report.md`. A cohort that fails does not
+stop the others; no usable cohort gives an explicit insufficient_data result naming each cohort.
+
+Settings beyond the four engine arguments come from keyword arguments or the environment
+(so the MCP server's worker can run the engine by name): GENOTEAM_SANDBOX (auto|docker|local),
+GENOTEAM_CONFIG (team config file), GENOTEAM_GUIDELINES (guidelines folder),
+GENOTEAM_WORKSPACE (where code memory lives), GENOTEAM_TASK_INFO (GenoTEX task file),
+GENOTEAM_SANDBOX_IMAGE (pin a Docker image; default: the one built from the current sources).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genoteam.agents.guidelines import load_guidelines
+from genoteam.agents.llm import Ledger, ModelClient, TeamConfig, load_team_config
+from genoteam.agents.loop import TaskSpec, Team, run_task
+from genoteam.agents.memory import CodeMemory, ContextSignature
+from genoteam.agents.messages import MessageBus, TaskAssignment
+from genoteam.agents.pi import CohortPlan, CohortTask, parse_survey, plan_cohorts, survey_cell
+from genoteam.agents.records import TaskRecord
+from genoteam.agents.setup_cells import cohort_setup, statistics_setup, table_path
+from genoteam.data.catalogue import CohortCatalogue
+from genoteam.pipeline.api import (
+    AnalysisRequest,
+    AnalysisResult,
+    CohortOutcome,
+    GeneHit,
+    ProgressCallback,
+    Stage,
+)
+from genoteam.pipeline.reference import recorded_outcomes
+from genoteam.sandbox import SessionSpec, open_session
+from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.layout import OutputLayout
+
+OWNER_OF = {"GEO": "geo", "TCGA": "tcga"}
+ENV_PROBE = (
+    "import json, sys, importlib.metadata as _md\n"
+    "_v = {}\n"
+    "for _p in ('numpy', 'pandas', 'scipy', 'scikit-learn', 'statsmodels', 'genoteam'):\n"
+    "    try:\n"
+    "        _v[_p] = _md.version(_p)\n"
+    "    except Exception:\n"
+    "        _v[_p] = None\n"
+    "_v['python'] = sys.version.split()[0]\n"
+    "print('__GENOTEAM_ENV__' + json.dumps(_v))\n"
+)
+
+
+def default_memory_path() -> Path:
+    workspace = os.environ.get("GENOTEAM_WORKSPACE")
+    base = (
+        Path(workspace)
+        if workspace
+        else Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        / "genoteam"
+        / "workspace"
+    )
+    return base / "code_memory.sqlite"
+
+
+@dataclass
+class JobState:
+    """Everything the job collects for its result, provenance and report."""
+
+    job_id: str
+    started: float = field(default_factory=time.time)
+    tasks: list[TaskRecord] = field(default_factory=list)
+    task_errors: dict[str, str] = field(default_factory=dict)  # task id -> unexpected error (with traceback)
+    sessions: dict[str, dict] = field(default_factory=dict)
+    sandbox_env: dict = field(default_factory=dict)
+    plan: CohortPlan | None = None
+    stats_task: TaskRecord | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Progress:
+    def __init__(self, callback: ProgressCallback | None, total_units: int) -> None:
+        self.callback = callback
+        self.total = max(1, total_units)
+        self.done = 0
+
+    def unit(self, label: str) -> None:
+        self.done += 1
+        self.report(label)
+
+    def report(self, message: str, fraction: float | None = None) -> None:
+        if self.callback:
+            self.callback(min(0.99, self.done / self.total) if fraction is None else fraction, message)
+
+
+class TeamRun:
+    def __init__(
+        self,
+        request: AnalysisRequest,
+        input_dir: Path,
+        output_dir: Path,
+        progress: ProgressCallback | None,
+        *,
+        sandbox: str,
+        config: TeamConfig,
+        guidelines_dir: Path | None,
+        memory_path: Path,
+        task_info: Path | None,
+        seed_memory: bool = True,
+        sandbox_image: str | None = None,
+        stage: str = "all",
+    ) -> None:
+        self.request = request
+        self.input_dir = Path(input_dir).resolve()
+        self.output_dir = Path(output_dir).resolve()
+        self.sandbox = sandbox
+        self.sandbox_image = sandbox_image
+        self.guidelines = load_guidelines(guidelines_dir)
+        self.task_info = Path(task_info).resolve() if task_info else None
+        if self.task_info is not None and not self.task_info.is_file():
+            raise GenoteamError(
+                f"task file {self.task_info} does not exist", "pass GenoTEX's task_info.json or omit it"
+            )
+        if stage not in ("all", "preprocess", "statistics"):
+            raise GenoteamError(f"unknown stage {stage!r}", "use all, preprocess or statistics")
+        self.stage = stage
+        owned = (
+            ("regress", "provenance.json")
+            if stage == "statistics"
+            else ("preprocess", "regress", "provenance.json")
+        )
+        stale = [name for name in owned if (self.output_dir / name).exists()]
+        if stale:  # old cohort_info.json records would mix into this job's cohort selection
+            raise GenoteamError(
+                f"output folder {self.output_dir} already holds results ({', '.join(stale)})",
+                "choose a new --output folder, or delete the old results first",
+            )
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.state = JobState(job_id=uuid.uuid4().hex[:12])
+        messages = self.output_dir / "messages.jsonl"
+        messages.unlink(missing_ok=True)
+        memory = CodeMemory(memory_path)
+        if seed_memory:
+            memory.seed_shipped()
+        self.team = Team(
+            config=config,
+            client=ModelClient(config, Ledger()),
+            memory=memory,
+            bus=MessageBus(self.state.job_id, messages),
+            job_id=self.state.job_id,
+        )
+        self.progress = _Progress(progress, 1)
+        self.memory_path = Path(memory_path)
+
+    # -- sandbox sessions -------------------------------------------------------------------------
+    def _session(self, task_id: str):
+        inputs = {"input": self.input_dir}
+        if self.task_info is not None:
+            inputs["task_info"] = self.task_info.parent
+        spec = SessionSpec(
+            task_id=task_id, work_dir=self.output_dir, input_dirs=inputs, job_id=self.state.job_id
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the local backend warns loudly; the choice is recorded instead
+            session = open_session(spec, backend=self.sandbox, image=self.sandbox_image)
+        self.state.sessions[task_id] = (
+            session.info() if hasattr(session, "info") else {"backend": session.backend}
+        )
+        if not self.state.sandbox_env:
+            self._probe_environment(session)
+        return session
+
+    def _probe_environment(self, session) -> None:
+        """Package versions inside the sandbox, once per job (they are what the analysis ran with)."""
+        result = session.run_cell(ENV_PROBE)
+        for line in result.stdout.splitlines():
+            if line.startswith("__GENOTEAM_ENV__"):
+                self.state.sandbox_env = json.loads(line[len("__GENOTEAM_ENV__") :])
+        if not self.state.sandbox_env:
+            self.state.sandbox_env = {"error": result.error_message or "no output"}
+
+    def _survey(self, folders: dict[str, Path]) -> dict[str, dict]:
+        session = self._session("pi-survey")
+        try:
+            mount = session.input_mounts["input"]
+            dirs = {
+                name: f"{mount}/{Path(path).relative_to(self.input_dir).as_posix()}"
+                for name, path in folders.items()
+            }
+            result = session.run_cell(survey_cell(dirs))
+            if not result.ok:
+                raise GenoteamError(
+                    f"the GEO platform survey failed: {result.error_type}: {result.error_message}"
+                )
+            return parse_survey(result.stdout)
+        finally:
+            session.close()
+
+    # -- the job ------------------------------------------------------------------------------------
+    def run(self) -> AnalysisResult:
+        from genoteam.agents.manifest import write_manifest
+        from genoteam.agents.report import write_report
+
+        request = self.request
+        started = time.monotonic()
+        try:
+            if (
+                self.stage == "statistics"
+            ):  # cohorts preprocessed earlier, already under output_dir/preprocess
+                outcomes = recorded_outcomes(request, self.output_dir)
+                self.progress.total = len(self.guidelines["statistics"].action_units)
+            else:
+                catalogue = CohortCatalogue(self.input_dir)
+                plan = plan_cohorts(
+                    catalogue, request.trait, request.condition, request.cohorts, self._survey
+                )
+                self.state.plan = plan
+                self.state.timings["plan_s"] = time.monotonic() - started
+                units = sum(len(self.guidelines[t.source.lower()].action_units) for t in plan.tasks)
+                statistics_units = (
+                    0 if self.stage == "preprocess" else len(self.guidelines["statistics"].action_units)
+                )
+                self.progress.total = max(1, units + statistics_units)
+                outcomes = [self._preprocess(task) for task in plan.tasks]
+            result = self._preprocessed(outcomes) if self.stage == "preprocess" else self._answer(outcomes)
+            self.state.timings["total_s"] = time.monotonic() - started
+            write_manifest(self, result)
+            write_report(self, result)
+        finally:
+            self.team.memory.close()
+        self.progress.report("done", 1.0)
+        return result
+
+    def _assign(self, owner: str, task_id: str, guideline: str, cohort: str | None, trait: str) -> None:
+        self.team.bus.send(
+            TaskAssignment(
+                sender="pi",
+                recipient=owner,
+                task_id=task_id,
+                guideline=guideline,
+                cohort=cohort,
+                trait=trait,
+                condition=self.request.condition,
+            )
+        )
+
+    def _preprocess(self, task: CohortTask) -> CohortOutcome:
+        owner = OWNER_OF[task.source]
+        self._assign(owner, task.task_id, task.source.lower(), task.output_id, task.entity)
+        started = time.monotonic()
+        try:
+            session = self._session(task.task_id)
+            try:
+                setup = cohort_setup(
+                    task,
+                    self.request.condition,
+                    session.input_mounts["input"],
+                    session.work_path,
+                    self.input_dir,
+                )
+                spec = TaskSpec(
+                    task_id=task.task_id,
+                    owner=owner,
+                    guideline=self.guidelines[task.source.lower()],
+                    setup_code=setup,
+                    signature=self._signature(task),
+                    cohort=task.output_id,
+                    on_unit=lambda unit, status: self.progress.unit(f"{task.task_id}: {unit} {status}"),
+                )
+                record = run_task(self.team, spec, session)
+                record.sandbox = self.state.sessions.get(task.task_id, {})
+            finally:
+                session.close()
+        except Exception as error:  # one cohort's failure (even the sandbox's) must not stop the others
+            self.state.task_errors[task.task_id] = "".join(traceback.format_exception(error))[-4_000:]
+            problem = (
+                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
+            )
+            return CohortOutcome(cohort=task.output_id, trait=task.entity, usable=False, error=problem)
+        finally:
+            self.state.timings[task.task_id] = time.monotonic() - started
+        self.state.tasks.append(record)
+        return self._outcome(task, record)
+
+    def _signature(self, task: CohortTask) -> ContextSignature:
+        names = [f.name.lower() for f in task.cohort.files]
+        if task.source == "TCGA":
+            platform = "HiSeqV2_PANCAN" if any("hiseqv2_pancan" in n for n in names) else "no-expression"
+            return ContextSignature(platform=platform, file_format="xena", cohort=task.task_id)
+        file_format = "series_matrix" if any("series_matrix" in n for n in names) else "soft"
+        return ContextSignature(
+            platform=task.platform or "unknown", file_format=file_format, cohort=task.task_id
+        )
+
+    def _outcome(self, task: CohortTask, record: TaskRecord) -> CohortOutcome:
+        info_path = OutputLayout(self.output_dir).cohort_info_path(task.entity)
+        entry: dict = {}
+        if info_path.is_file():
+            try:
+                entry = json.loads(info_path.read_text()).get(task.output_id, {})
+            except (ValueError, OSError, AttributeError) as error:
+                return CohortOutcome(
+                    cohort=task.output_id,
+                    trait=task.entity,
+                    usable=False,
+                    error=f"{info_path.name} cannot be read after preprocessing: {error}",
+                )
+        if record.status == "failed":
+            return CohortOutcome(
+                cohort=task.output_id,
+                trait=task.entity,
+                usable=False,
+                sample_size=entry.get("sample_size"),
+                error=record.reason,
+            )
+        note = entry.get("note") or ""
+        if record.status == "stopped":
+            note = record.reason + (f" ({note})" if note and note not in record.reason else "")
+        return CohortOutcome(
+            cohort=task.output_id,
+            trait=task.entity,
+            usable=bool(entry.get("is_usable")),
+            sample_size=entry.get("sample_size"),
+            note=note[:2_000],
+        )
+
+    def _answer(self, outcomes: list[CohortOutcome]) -> AnalysisResult:
+        request = self.request
+        if outcomes and all(o.error for o in outcomes):
+            errors = " | ".join(f"{o.trait}/{o.cohort}: {o.error[:400]}" for o in outcomes)
+            return self._result(
+                "failed",
+                outcomes,
+                [],
+                [],
+                f"every cohort failed, so nothing was learned about the data: {errors}",
+            )
+        if not any(o.usable and o.trait == request.trait for o in outcomes):
+            return self._insufficient(outcomes, f"no usable cohort for '{request.trait}'")
+        task_id = f"statistics/{request.trait}/{request.condition or 'None'}"
+        self._assign("statistician", task_id, "statistics", None, request.trait)
+        started = time.monotonic()
+        try:
+            session = self._session(task_id)
+            try:
+                task_info = (
+                    f"{session.input_mounts['task_info']}/{self.task_info.name}" if self.task_info else None
+                )
+                setup = statistics_setup(
+                    request.trait,
+                    request.condition,
+                    request.method,
+                    request.select_by,
+                    session.work_path,
+                    task_info,
+                )
+                spec = TaskSpec(
+                    task_id=task_id,
+                    owner="statistician",
+                    guideline=self.guidelines["statistics"],
+                    setup_code=setup,
+                    signature=ContextSignature(
+                        platform=request.method, file_format="genotex_layout", cohort=task_id
+                    ),
+                    on_unit=lambda unit, status: self.progress.unit(f"statistics: {unit} {status}"),
+                )
+                record = run_task(self.team, spec, session)
+                record.sandbox = self.state.sessions.get(task_id, {})
+            finally:
+                session.close()
+        except Exception as error:
+            self.state.task_errors[task_id] = "".join(traceback.format_exception(error))[-4_000:]
+            problem = (
+                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
+            )
+            return self._result("failed", outcomes, [], [], f"the statistician's task failed: {problem}")
+        finally:
+            self.state.timings[task_id] = time.monotonic() - started
+        self.state.stats_task = record
+        self.state.tasks.append(record)
+        if record.status == "stopped" and record.unit_states().get("select_cohorts") == "passed":
+            return self._insufficient(outcomes, record.reason)
+        if record.status != "completed":
+            return self._result(
+                "failed", outcomes, [], [], f"the statistician's task {record.status}: {record.reason}"
+            )
+        path = OutputLayout(self.output_dir).significant_genes_path(request.trait, request.condition)
+        answer = json.loads(path.read_text())
+        genes = answer["significant_genes"]
+        hits = [
+            GeneHit(
+                gene=str(gene),
+                coefficient=float(genes["Coefficient"][i]),
+                p_value=float(genes["p_value"][i]) if "p_value" in genes else None,
+                q_value=float(genes["q_value"][i]) if "q_value" in genes else None,
+            )
+            for i, gene in enumerate(genes["Variable"])
+        ]
+        failed = [o for o in outcomes if o.error]
+        message = ("; ".join(f"{o.trait}/{o.cohort} failed: {o.error}" for o in failed)) if failed else ""
+        return self._result(
+            "partial" if failed else "complete",
+            outcomes,
+            list((answer.get("cohorts") or {}).values()),
+            hits,
+            message,
+            method=answer.get("method") or request.method,
+        )
+
+    def _preprocessed(self, outcomes: list[CohortOutcome]) -> AnalysisResult:
+        usable = [o for o in outcomes if o.usable and o.trait == self.request.trait]
+        failed = [o for o in outcomes if o.error]
+        message = f"preprocessing only: {len(usable)} usable cohort(s) of {len(outcomes)}"
+        if failed:
+            message += f"; {len(failed)} failed: " + "; ".join(f"{o.cohort}: {o.error}" for o in failed)
+        return self._result("preprocessed", outcomes, [], [], message)
+
+    def _insufficient(self, outcomes: list[CohortOutcome], why: str) -> AnalysisResult:
+        reasons = [
+            f"{o.trait}/{o.cohort}: {(o.error or o.note or 'not usable')[:400]}"
+            for o in outcomes
+            if not o.usable
+        ]
+        skipped = [
+            f"{name}: {why_skipped}"
+            for name, why_skipped in (self.state.plan.skipped.items() if self.state.plan else [])
+        ]
+        detail = " | ".join(reasons + skipped) if reasons or skipped else "no cohort was found for the trait"
+        return self._result("insufficient_data", outcomes, [], [], f"insufficient data: {why}. {detail}")
+
+    def _result(self, status, outcomes, selected, hits, message, method: str | None = None) -> AnalysisResult:
+        return AnalysisResult(
+            trait=self.request.trait,
+            condition=self.request.condition,
+            status=status,
+            method=method or self.request.method,
+            selected_cohorts=selected,
+            cohorts=outcomes,
+            significant_genes=hits,
+            output_dir=str(self.output_dir),
+            message=message,
+        )
+
+    @property
+    def table_file(self) -> Path:
+        return Path(table_path(str(self.output_dir), self.request.trait, self.request.condition))
+
+
+def run_team(
+    request: AnalysisRequest,
+    input_dir: Path,
+    output_dir: Path,
+    progress: ProgressCallback | None = None,
+    *,
+    sandbox: str | None = None,
+    config: TeamConfig | None = None,
+    guidelines_dir: Path | None = None,
+    memory_path: Path | None = None,
+    task_info: Path | None = None,
+    seed_memory: bool = True,
+    sandbox_image: str | None = None,
+    stage: Stage = "all",
+) -> AnalysisResult:
+    """Answer (trait, condition) with the agent team; see the module docstring for the settings.
+
+    stage "preprocess" stops after the cohorts (status "preprocessed"); "statistics" runs only the
+    statistician on cohorts already under output_dir/preprocess (the MCP server copies them there).
+    seed_memory=False leaves the shipped snippets out of code memory (benchmarks of learning)."""
+    env_task_info = os.environ.get("GENOTEAM_TASK_INFO")
+    run = TeamRun(
+        request,
+        input_dir,
+        output_dir,
+        progress,
+        sandbox=sandbox or os.environ.get("GENOTEAM_SANDBOX", "auto"),
+        config=config or load_team_config(),
+        guidelines_dir=guidelines_dir,
+        memory_path=memory_path or default_memory_path(),
+        task_info=task_info or (Path(env_task_info) if env_task_info else None),
+        seed_memory=seed_memory,
+        sandbox_image=sandbox_image or os.environ.get("GENOTEAM_SANDBOX_IMAGE") or None,
+        stage=stage,
+    )
+    return run.run()

@@ -1,0 +1,414 @@
+"""The programming loop of one task: plan, write (or recall) code, run it, check it, review it.
+
+For each step the planner chooses advance, skip, backtrack or stop. A unit's attempt takes
+code from memory (a fitting, trusted snippet) or from its author's model, runs it in the
+task's sandbox session, runs the unit's checks, and gets a verdict (rules first, then the
+reviewer). A rejected attempt is revised up to `max_revisions` times; a unit that still fails
+is recorded as failed and the task cannot advance past it. A backtrack restarts the kernel and
+replays the setup cell plus the accepted code of every unit before the target.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from genoteam.agents.authors import CodeAuthors
+from genoteam.agents.checks import check_cell, parse_check_output, parse_probe_output, probe_cell
+from genoteam.agents.guidelines import ActionUnit, Guideline
+from genoteam.agents.llm import ModelClient, TeamConfig
+from genoteam.agents.memory import CodeMemory, ContextSignature
+from genoteam.agents.messages import AttemptView, MessageBus, ReviewRequest, TaskReport
+from genoteam.agents.planner import Planner, PlanState
+from genoteam.agents.records import AttemptRecord, ReplayRecord, TaskRecord, UnitVisit, VerdictRecord, clip
+from genoteam.agents.reviewer import Reviewer
+from genoteam.sandbox.api import CellResult, SandboxSession
+
+CHECK_TIMEOUT_S = 120.0
+KERNEL_LOST = ("timeout", "out_of_memory", "killed")  # cell statuses after which the namespace is gone
+
+
+@dataclass
+class Team:
+    """What every task of one job shares: configuration, models, memory and the message record."""
+
+    config: TeamConfig
+    client: ModelClient
+    memory: CodeMemory
+    bus: MessageBus
+    job_id: str
+
+
+@dataclass
+class TaskSpec:
+    task_id: str
+    owner: str  # geo, tcga or statistician
+    guideline: Guideline
+    setup_code: str  # defines the task's variables (paths, trait, cohort); the first cell of every replay
+    signature: ContextSignature
+    cohort: str | None = None
+    on_unit: object = None  # optional callable(unit_name, status) for progress reporting
+
+
+@dataclass
+class _Run:
+    """Mutable state of one task run."""
+
+    states: dict[str, str]
+    accepted: list[tuple[str, str]] = field(default_factory=list)  # (unit, code) in kernel order
+    cursor: int = 0
+    last: UnitVisit | None = None
+
+
+def cell_text(result: CellResult) -> tuple[str, str]:
+    """(output, error) of a cell as the records and the prompts show them."""
+    output = result.stdout + (f"\n[stderr]\n{result.stderr}" if result.stderr.strip() else "")
+    if result.stdout_truncated or result.stderr_truncated:
+        output += "\n[output truncated by the sandbox]"
+    error = ""
+    if not result.ok:
+        error = f"{result.error_type or result.status.value}: {result.error_message or ''}".strip()
+        if result.traceback:
+            error += "\n" + clip(result.traceback, 4_000)
+    return clip(output), error
+
+
+class TaskRunner:
+    def __init__(self, team: Team, spec: TaskSpec, session: SandboxSession) -> None:
+        self.team = team
+        self.spec = spec
+        self.session = session
+        self.guideline: Guideline = spec.guideline
+        self.record = TaskRecord(task_id=spec.task_id, role=spec.owner, cohort=spec.cohort)
+        self.planner = Planner(
+            team.client, spec.owner, spec.guideline, spec.task_id, team.config.max_backtracks
+        )
+        self.reviewer = Reviewer(team.client)
+        self.authors = CodeAuthors(team.client, team.bus, spec.owner, spec.guideline, spec.task_id)
+
+    # -- the task ---------------------------------------------------------------------------------
+    def run(self) -> TaskRecord:
+        started = time.monotonic()
+        self.record.sandbox = {"backend": getattr(self.session, "backend", "?")}
+        try:
+            self._run()
+        except Exception as error:  # the sandbox or a model client broke: keep what was recorded so far
+            self.record.status = "failed"
+            problem = getattr(error, "problem", None) or f"{type(error).__name__}: {error}"
+            self.record.reason = f"the task stopped on an unexpected error: {problem}"
+        finally:
+            self.record.duration_s = time.monotonic() - started
+            self.team.bus.send(
+                TaskReport(
+                    sender=self.spec.owner,
+                    recipient="pi",
+                    task_id=self.spec.task_id,
+                    status=self.record.status,
+                    summary=self.record.reason,
+                    units=self.record.unit_states(),
+                )
+            )
+        return self.record
+
+    def _run(self) -> None:
+        setup = self.session.run_cell(self.spec.setup_code)
+        if not setup.ok:
+            self.record.status, self.record.reason = (
+                "failed",
+                "the task's setup cell failed: " + cell_text(setup)[1],
+            )
+            return
+        run = _Run(states={name: "pending" for name in self.guideline.unit_names()})
+        for _ in range(self.team.config.max_steps):
+            state = self._plan_state(run)
+            decision = self.planner.decide(state)
+            self.team.bus.send(decision)
+            self.record.decisions.append(
+                decision.model_dump(include={"action", "unit", "reason", "source", "time"})
+            )
+            if decision.action == "stop":
+                self._finish(run, decision.reason, by_condition=state.stop_if)
+                return
+            if decision.action == "skip":
+                unit = self.guideline.unit(decision.unit)
+                visit = UnitVisit(unit=unit.name, status="skipped", reason=decision.reason)
+                self.record.visits.append(visit)
+                run.states[unit.name] = "skipped"
+                run.cursor += 1
+                run.last = visit
+                self._notify(unit.name, "skipped")
+            elif decision.action == "backtrack":
+                if not self._backtrack(run, decision.unit):
+                    return
+            else:
+                unit = self.guideline.unit(decision.unit)
+                visit = self._run_unit(unit, run)
+                self.record.visits.append(visit)
+                run.states[unit.name] = visit.status
+                run.last = visit
+                if visit.status == "passed":
+                    run.accepted.append((unit.name, visit.final_code or ""))
+                    run.cursor += 1
+                self._notify(unit.name, visit.status)
+        self.record.status = "failed"
+        self.record.reason = f"the planner did not finish within {self.team.config.max_steps} steps"
+
+    def _notify(self, unit: str, status: str) -> None:
+        if callable(self.spec.on_unit):
+            self.spec.on_unit(unit, status)
+
+    def _finish(self, run: _Run, reason: str, by_condition: bool = False) -> None:
+        """failed: a unit failed; stopped: a stop condition held or units were left; else completed."""
+        last_failed = run.last is not None and run.last.status == "failed"
+        pending = [name for name, state in run.states.items() if state == "pending"]
+        if last_failed:
+            self.record.status = "failed"
+        elif pending or by_condition:
+            self.record.status = "stopped"
+        else:
+            self.record.status = "completed"
+        self.record.reason = reason
+
+    # -- planning support ---------------------------------------------------------------------------
+    def _plan_state(self, run: _Run) -> PlanState:
+        units = self.guideline.action_units
+        next_unit: ActionUnit | None = units[run.cursor] if run.cursor < len(units) else None
+        state = PlanState(
+            states=dict(run.states),
+            next_unit=next_unit.name if next_unit else None,
+            backtracks_used=self.record.backtracks,
+        )
+        last = run.last
+        if last is not None:
+            state.last_unit, state.last_status, state.last_reason = last.unit, last.status, last.reason
+            state.last_output = last.final_output or (last.attempts[-1].output if last.attempts else "")
+        exprs: dict[str, str] = {}
+        if last is not None and last.status == "passed":
+            last_unit = self.guideline.unit(last.unit)
+            if last_unit.stop_if:
+                exprs["stop_if"] = last_unit.stop_if
+                exprs["stop_reason"] = last_unit.stop_reason or repr(
+                    f"stop condition of {last_unit.name} holds"
+                )
+        if next_unit is not None and next_unit.skip_if and (last is None or last.status != "failed"):
+            exprs["skip_if"] = next_unit.skip_if
+        if exprs:
+            values = self._probe(exprs)
+            for key in ("stop_if", "skip_if"):
+                if key in values:
+                    if "error" in values[key]:
+                        state.condition_errors.append(f"{key} `{exprs[key]}`: {values[key]['error']}")
+                    else:
+                        setattr(state, key, bool(values[key]["value"]))
+            if "stop_reason" in values:
+                state.stop_reason = str(values["stop_reason"].get("value") or last_unit.stop_reason)
+        return state
+
+    def _probe(self, exprs: dict[str, str]) -> dict[str, dict]:
+        result = self.session.run_cell(probe_cell(exprs), timeout_s=CHECK_TIMEOUT_S)
+        values = parse_probe_output(result.stdout) if result.ok else None
+        if values is None:
+            problem = cell_text(result)[1] or "no probe output"
+            return {key: {"error": problem} for key in exprs}
+        return values
+
+    def _backtrack(self, run: _Run, target: str) -> bool:
+        index = self.guideline.index(target)
+        keep = [(name, code) for name, code in run.accepted if self.guideline.index(name) < index]
+        cells = [self.spec.setup_code] + [code for _, code in keep]
+        results = self.session.restart(replay=cells)
+        failed = next((i for i, result in enumerate(results) if not result.ok), None)
+        ok = failed is None and len(results) == len(cells)
+        problem = (
+            ""
+            if ok
+            else f"replay cell {failed} failed: {cell_text(results[failed])[1]}"
+            if failed is not None
+            else (f"the sandbox replayed {len(results)} of {len(cells)} cells")
+        )
+        self.record.replays.append(ReplayRecord(to_unit=target, cells=len(cells), ok=ok, problem=problem))
+        self.record.backtracks += 1
+        if not ok:
+            self.record.status, self.record.reason = (
+                "failed",
+                f"backtrack to {target} could not restore the state: {problem}",
+            )
+            return False
+        run.accepted = keep
+        for name in self.guideline.unit_names()[index:]:
+            run.states[name] = "pending"
+        run.cursor = index
+        run.last = None
+        return True
+
+    # -- one unit -----------------------------------------------------------------------------------
+    def _history(self) -> list[str]:
+        lines = []
+        for visit in self.record.visits:
+            first = (visit.final_output or visit.reason).strip().splitlines()
+            lines.append(f"{visit.unit}: {visit.status}" + (f" — {first[0][:160]}" if first else ""))
+        return lines
+
+    def _previous_outputs(self, run: _Run) -> list[tuple[str, str]]:
+        out = []
+        accepted = {name for name, _ in run.accepted}
+        for visit in self.record.visits:
+            if (
+                visit.unit in accepted
+                and visit.status == "passed"
+                and self.guideline.unit(visit.unit).show_output
+            ):
+                out.append((visit.unit, visit.final_output))
+        return out
+
+    def _run_unit(self, unit: ActionUnit, run: _Run) -> UnitVisit:
+        started = time.monotonic()
+        visit = UnitVisit(unit=unit.name, needs_domain_knowledge=unit.needs_domain_knowledge)
+        memory, owner = self.team.memory, self.spec.owner
+        remaining = [s for s in memory.candidates(owner, unit.name, self.spec.signature)]
+        first_hit = memory.lookup(owner, unit.name, self.spec.signature, job_id=self.team.job_id)
+        tried: set[int] = set()
+        feedback: dict | None = None
+        for number in range(1, self.team.config.max_revisions + 2):
+            snippet = None
+            if number == 1 and first_hit is not None:
+                snippet = first_hit
+            elif not self.authors.can_write(unit):
+                snippet = next((s for s in remaining if s.id not in tried), None)
+                if snippet is None:
+                    if number == 1:
+                        visit.reason = f"no model for {self.authors.author_of(unit)} (offline) and no fitting snippet in code memory"
+                    break
+            if snippet is not None:
+                tried.add(snippet.id)
+                attempt = AttemptRecord(
+                    number=number,
+                    author="memory",
+                    code_source="memory",
+                    snippet_id=snippet.id,
+                    code=snippet.code,
+                )
+            else:
+                proposal = self.authors.propose(
+                    unit, self.spec.setup_code, self._previous_outputs(run), feedback
+                )
+                attempt = AttemptRecord(
+                    number=number,
+                    author=self.authors.author_of(unit),
+                    code_source="model" if proposal.code else "none",
+                    code=proposal.code,
+                    problem=proposal.problem,
+                )
+            visit.attempts.append(attempt)
+            if attempt.code is None:
+                attempt.verdict = VerdictRecord(
+                    approved=False,
+                    reason=attempt.problem,
+                    source="rules",
+                    requests=["answer with one complete ```python code block"],
+                )
+                feedback = {"code": None, "problem": attempt.problem, "requests": attempt.verdict.requests}
+                continue
+            self._execute(unit, attempt, run)
+            if attempt.verdict.approved:
+                visit.status, visit.final_code = "passed", attempt.code
+                visit.from_memory = attempt.code_source == "memory"
+                if snippet is not None:
+                    memory.record_outcome(snippet.id, True)
+                else:
+                    learned = memory.add(
+                        owner,
+                        unit.name,
+                        self.spec.signature.keep_only(unit.memory_keys),
+                        attempt.code,
+                        attempt.author,
+                    )
+                    memory.record_outcome(learned, True)
+                break
+            if snippet is not None:
+                memory.record_outcome(snippet.id, False)
+            feedback = {
+                "code": attempt.code,
+                "problem": attempt.verdict.reason,
+                "requests": attempt.verdict.requests,
+            }
+        if visit.status != "passed":
+            visit.status = "failed"
+            if not visit.reason:
+                last = visit.attempts[-1] if visit.attempts else None
+                detail = last.verdict.reason if last and last.verdict else "no attempt"
+                visit.reason = f"not approved after {len(visit.attempts)} attempt(s); last: {detail}"
+        visit.duration_s = time.monotonic() - started
+        return visit
+
+    def _recover(self, run: _Run, unit: str, why: str) -> None:
+        """The kernel is gone (timeout, memory, crash): start a fresh one with the accepted state."""
+        cells = [self.spec.setup_code] + [code for _, code in run.accepted]
+        results = self.session.restart(replay=cells)
+        ok = len(results) == len(cells) and all(r.ok for r in results)
+        problem = "" if ok else "replay failed: " + (cell_text(results[-1])[1] if results else "no kernel")
+        self.record.replays.append(
+            ReplayRecord(to_unit=unit, cells=len(cells), ok=ok, problem=f"{why}; {problem}")
+        )
+
+    def _execute(self, unit: ActionUnit, attempt: AttemptRecord, run: _Run) -> None:
+        """Run the attempt's code and the unit's checks; set the attempt's verdict."""
+        started = time.monotonic()
+        result = self.session.run_cell(attempt.code)
+        attempt.cell_status = result.status.value
+        attempt.output, attempt.error = cell_text(result)
+        if result.status.value in KERNEL_LOST:
+            self._recover(
+                run, unit.name, f"attempt {attempt.number} ended the kernel ({result.status.value})"
+            )
+        checks = self.session.run_cell(check_cell(unit), timeout_s=CHECK_TIMEOUT_S)
+        outcomes = parse_check_output(checks.stdout) if checks.ok else None
+        if outcomes is None:
+            attempt.checks = [
+                {
+                    "name": "checks",
+                    "passed": False,
+                    "detail": "the checks did not run: " + (cell_text(checks)[1] or "no output"),
+                }
+            ]
+        else:
+            attempt.checks = [outcome.model_dump() for outcome in outcomes]
+        attempt.duration_s = time.monotonic() - started
+        request = self.team.bus.send(
+            ReviewRequest(
+                sender=self.spec.owner,
+                recipient="reviewer",
+                task_id=self.spec.task_id,
+                attempt=AttemptView(
+                    unit=unit.name,
+                    instructions=unit.instructions,
+                    attempt=attempt.number,
+                    code=attempt.code,
+                    status=attempt.cell_status,
+                    output=attempt.output,
+                    error=attempt.error,
+                    checks=attempt.checks,
+                    author=attempt.author,
+                ),
+                task_history=self._history(),
+            )
+        )
+        if attempt.code_source == "memory":
+            verdict = self.reviewer.rule_verdict(request) or self.reviewer.verdict(
+                request,
+                True,
+                f"memory snippet ran and all {len(attempt.checks)} check(s) passed",
+                [],
+                "rules (memory snippet: reviewed when it was stored)",
+            )
+        else:
+            verdict = self.reviewer.review(request)
+        self.team.bus.send(verdict)
+        attempt.verdict = VerdictRecord(
+            approved=verdict.approved, reason=verdict.reason, requests=verdict.requests, source=verdict.source
+        )
+
+
+def run_task(team: Team, spec: TaskSpec, session: SandboxSession) -> TaskRecord:
+    """Run one task (a cohort's preprocessing or the statistics) to completion, stop or failure."""
+    return TaskRunner(team, spec, session).run()

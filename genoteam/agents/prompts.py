@@ -1,0 +1,110 @@
+"""The prompts each role sends to its model.
+
+Every system prompt starts with header lines (ROLE, PURPOSE, TASK, UNIT) so that a log or a
+local model server can tell the calls apart; the rest is the role's brief plus the material the
+role is allowed to see (the reviewer: only the current attempt and the task history).
+"""
+
+from __future__ import annotations
+
+import json
+
+from genoteam.agents.guidelines import ActionUnit, Guideline
+from genoteam.agents.messages import ReviewRequest
+from genoteam.agents.records import clip
+
+ROLE_BRIEFS = {
+    "geo": "You are the GEO data engineer of a gene-expression analysis team. You write Python code that runs in a "
+    "persistent Jupyter-like kernel, one action unit at a time.",
+    "tcga": "You are the TCGA data engineer of a gene-expression analysis team. You write Python code that runs in "
+    "a persistent kernel, one action unit at a time.",
+    "statistician": "You are the statistician of a gene-expression analysis team. You write Python code that runs "
+    "in a persistent kernel, one action unit at a time.",
+    "domain_expert": "You are the biomedical domain expert of a gene-expression analysis team. You write the code "
+    "of the steps that need biological judgement (which sample fields hold the trait, age and gender; how to "
+    "encode them; which identifiers are gene symbols).",
+    "reviewer": "You are the code reviewer of a gene-expression analysis team. You judge one attempt at one "
+    "action unit: does the code do what the instructions ask, correctly, and does its output show it?",
+}
+CODE_FORMAT = (
+    "Answer with exactly one ```python code block holding the code to run next in the kernel. Variables from "
+    "earlier units are still defined. Print what a reviewer needs to see (shapes, heads, choices made)."
+)
+
+
+def header(role: str, purpose: str, task_id: str, unit: str | None) -> str:
+    return f"ROLE: {role}\nPURPOSE: {purpose}\nTASK: {task_id}\nUNIT: {unit or '-'}\n"
+
+
+def code_messages(
+    role: str,
+    guideline: Guideline,
+    unit: ActionUnit,
+    task_id: str,
+    setup_code: str,
+    previous_outputs: list[tuple[str, str]],
+    last_attempt: dict | None,
+) -> list[dict]:
+    """Prompt for writing (or revising) the code of one unit."""
+    purpose = "domain_code" if role == "domain_expert" else "code"
+    system = header(role, purpose, task_id, unit.name) + "\n" + ROLE_BRIEFS[role] + "\n\n" + CODE_FORMAT
+    if guideline.prose:
+        system += "\n\n# Guideline\n" + clip(guideline.prose, 12_000)
+    parts = [f"# Context (already run in the kernel)\n```python\n{setup_code.strip()}\n```"]
+    for name, output in previous_outputs:
+        parts.append(f"# Output of unit `{name}`\n{clip(output, 3_000)}")
+    parts.append(f"# Action unit `{unit.name}`\n{unit.instructions.strip()}")
+    if unit.produces:
+        parts.append("It must define: " + ", ".join(f"`{name}`" for name in unit.produces))
+    if last_attempt:
+        parts.append(
+            "# Your previous attempt was rejected\n"
+            + (f"```python\n{last_attempt['code']}\n```\n" if last_attempt.get("code") else "")
+            + f"Problem: {last_attempt['problem']}\n"
+            + "".join(f"- {request}\n" for request in last_attempt.get("requests", []))
+            + "Write the corrected code for the whole unit."
+        )
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def review_messages(request: ReviewRequest, task_id: str) -> list[dict]:
+    """Prompt for judging one attempt: only the attempt and the task history, nothing else."""
+    attempt = request.attempt
+    system = (
+        header("reviewer", "review", task_id, attempt.unit)
+        + "\n"
+        + ROLE_BRIEFS["reviewer"]
+        + '\n\nAnswer with one JSON object: {"approved": true|false, "reason": "...", "requests": ["concrete change", ...]}.'
+        " Reject only for a concrete problem, and then list what must change."
+    )
+    user = (
+        "# Task history\n"
+        + ("\n".join(request.task_history) or "(first unit)")
+        + f"\n\n# Action unit `{attempt.unit}` (attempt {attempt.attempt}, written by {attempt.author})\n"
+        + attempt.instructions.strip()
+        + f"\n\n# Code\n```python\n{attempt.code}\n```\n# Output (status {attempt.status})\n{clip(attempt.output, 6_000)}"
+        + (f"\n# Error\n{attempt.error}" if attempt.error else "")
+        + "\n# Checks\n"
+        + json.dumps(attempt.checks, indent=1)
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def plan_messages(
+    role: str, guideline: Guideline, task_id: str, states: dict[str, str], facts: dict, backtracks_left: int
+) -> list[dict]:
+    """Prompt for the planner: the units with their states, what the last unit showed, the options."""
+    system = (
+        header(role, "plan", task_id, facts.get("next_unit"))
+        + "\nYou plan the next step of a data-processing task that follows a guideline of action units.\n"
+        'Answer with one JSON object: {"action": "advance"|"skip"|"backtrack"|"stop", "unit": "<unit name or null>",'
+        ' "reason": "..."}. advance runs the next pending unit; skip passes over the next unit (only units marked'
+        " optional); backtrack re-runs a named earlier unit, rolling the kernel back to just before it; stop ends the"
+        f" task. Backtracks left: {backtracks_left}."
+    )
+    lines = [
+        f"- {unit.name}: {states.get(unit.name, 'pending')}" + (" (optional)" if unit.optional else "")
+        for unit in guideline.action_units
+    ]
+    user = "# Units\n" + "\n".join(lines) + "\n\n# Facts\n" + json.dumps(facts, indent=1, default=str)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -1,0 +1,240 @@
+"""A real OpenAI-compatible HTTP endpoint on 127.0.0.1 that answers from a script.
+
+Why: the LLM path (litellm -> HTTP -> reply parsing -> retries -> ledger) must be exercised
+for real in tests and benchmarks without a paid model. The server speaks
+`POST /v1/chat/completions`; it reads the ROLE/PURPOSE/UNIT header lines of the system prompt
+(see prompts.py) and replies with the first matching scripted rule, or with the fallback
+responder. A rule can also delay (to provoke a client timeout) or return an HTTP error.
+Every request is kept, so a test can count and inspect the calls.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class ScriptedRequest:
+    role: str
+    purpose: str
+    unit: str
+    task: str
+    messages: list[dict]
+    model: str
+
+    @property
+    def user_text(self) -> str:
+        return "\n".join(m.get("content") or "" for m in self.messages if m.get("role") == "user")
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    delay_s: float = 0.0
+    status: int = 200
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass
+class Rule:
+    reply: Reply | Callable[[ScriptedRequest], Reply]
+    role: str | None = None
+    purpose: str | None = None
+    unit: str | None = None
+    times: int | None = 1  # None: any number of times
+    used: int = 0
+
+    def matches(self, request: ScriptedRequest) -> bool:
+        return (
+            (self.times is None or self.used < self.times)
+            and (self.role is None or self.role == request.role)
+            and (self.purpose is None or self.purpose == request.purpose)
+            and (self.unit is None or self.unit == request.unit)
+        )
+
+
+@dataclass
+class Script:
+    rules: list[Rule] = field(default_factory=list)
+    fallback: Callable[[ScriptedRequest], Reply] | None = None
+    requests: list[ScriptedRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(
+        self, reply: Reply | str | Callable, *, role=None, purpose=None, unit=None, times: int | None = 1
+    ) -> Script:
+        if isinstance(reply, str):
+            reply = Reply(reply)
+        self.rules.append(Rule(reply=reply, role=role, purpose=purpose, unit=unit, times=times))
+        return self
+
+    def answer(self, request: ScriptedRequest) -> Reply:
+        with self.lock:
+            self.requests.append(request)
+            rule = next((r for r in self.rules if r.matches(request)), None)
+            if rule is not None:
+                rule.used += 1
+        if rule is not None:
+            return rule.reply(request) if callable(rule.reply) else rule.reply
+        if self.fallback is not None:
+            return self.fallback(request)
+        return Reply(
+            status=500, text=f"no scripted reply for {request.role}/{request.purpose}/{request.unit}"
+        )
+
+    def calls(
+        self, role: str | None = None, purpose: str | None = None, unit: str | None = None
+    ) -> list[ScriptedRequest]:
+        return [
+            r
+            for r in self.requests
+            if (role is None or r.role == role)
+            and (purpose is None or r.purpose == purpose)
+            and (unit is None or r.unit == unit)
+        ]
+
+
+def _header(messages: list[dict], name: str) -> str:
+    system = next((m.get("content") or "" for m in messages if m.get("role") == "system"), "")
+    match = re.search(rf"^{name}: (.*)$", system, re.MULTILINE)
+    return match.group(1).strip() if match else ""
+
+
+def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # quiet: tests read the script's record instead
+            pass
+
+        def _send(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test); nothing to answer
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            if not self.path.rstrip("/").endswith("/chat/completions"):
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            messages = body.get("messages") or []
+            request = ScriptedRequest(
+                role=_header(messages, "ROLE"),
+                purpose=_header(messages, "PURPOSE"),
+                unit=_header(messages, "UNIT"),
+                task=_header(messages, "TASK"),
+                messages=messages,
+                model=str(body.get("model", "")),
+            )
+            reply = script.answer(request)
+            if reply.delay_s:
+                time.sleep(reply.delay_s)
+            if reply.status != 200:
+                self._send(
+                    reply.status, {"error": {"message": reply.text or "scripted error", "type": "scripted"}}
+                )
+                return
+            prompt_chars = sum(len(m.get("content") or "") for m in messages)
+            self._send(
+                200,
+                {
+                    "id": f"chatcmpl-scripted-{len(script.requests)}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": request.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply.text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": reply.prompt_tokens
+                        if reply.prompt_tokens is not None
+                        else prompt_chars // 4,
+                        "completion_tokens": reply.completion_tokens
+                        if reply.completion_tokens is not None
+                        else len(reply.text) // 4,
+                        "total_tokens": 0,
+                    },
+                },
+            )
+
+    return Handler
+
+
+class ScriptedModelServer:
+    """`with ScriptedModelServer(script) as server:` -> server.api_base is http://127.0.0.1:PORT/v1."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> ScriptedModelServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _owner_of_task(task_id: str) -> str:
+    """Which snippet folder serves a task: statistics tasks, TCGA cohorts, else GEO cohorts."""
+    if task_id.startswith("statistics/"):
+        return "statistician"
+    return "tcga" if task_id.endswith("/TCGA") else "geo"
+
+
+def shipped_code(task_id: str, unit: str) -> str | None:
+    """The shipped snippet of `unit` for the guideline that task `task_id` follows."""
+    from genoteam.agents.memory import SNIPPETS_DIR, snippet_roles
+
+    owner = _owner_of_task(task_id)
+    own = SNIPPETS_DIR / owner / f"{unit}.py"
+    if own.is_file():
+        return own.read_text()
+    shared = SNIPPETS_DIR / "shared" / f"{unit}.py"
+    if shared.is_file() and owner in snippet_roles(shared.read_text()):
+        return shared.read_text()
+    return None
+
+
+def competent_model(request: ScriptedRequest) -> Reply:
+    """A scripted model that does what the guideline asks: plans advance until the end, writes the
+    shipped snippet of each unit (as a model would write working code), and approves reviews.
+    Benchmarks use it to count model calls and memory reuse on real cohorts."""
+    if request.purpose == "plan":
+        facts = json.loads(request.user_text.split("# Facts\n", 1)[1])
+        if facts.get("next_unit") is None:
+            return Reply(json.dumps({"action": "stop", "unit": None, "reason": "all units done"}))
+        return Reply(json.dumps({"action": "advance", "unit": facts["next_unit"], "reason": "next in order"}))
+    if request.purpose in ("code", "domain_code"):
+        code = shipped_code(request.task, request.unit)
+        if code is None:
+            return Reply(status=400, text=f"no code known for {request.task}/{request.unit}")
+        return Reply(f"```python\n{code}```\n")
+    if request.purpose == "review":
+        return Reply(
+            json.dumps({"approved": True, "reason": "the code does what the unit asks", "requests": []})
+        )
+    return Reply(status=400, text=f"unexpected purpose {request.purpose!r}")

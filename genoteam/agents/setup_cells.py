@@ -1,0 +1,62 @@
+"""The first cell of every task: the variables its guideline promises (paths as the sandbox sees them)."""
+
+from __future__ import annotations
+
+from genoteam.agents.pi import CohortTask, relative_input
+from genoteam.toolkit.layout import condition_label
+
+
+def assignments(values: dict[str, object]) -> str:
+    """`name = repr(value)` lines: values are plain data, so the cell cannot be code injection."""
+    for name, value in values.items():
+        if not name.isidentifier():
+            raise ValueError(f"not a variable name: {name!r}")
+        if not isinstance(value, str | int | float | bool | type(None)):
+            raise TypeError(f"setup value {name} must be plain data, not {type(value).__name__}")
+    return "".join(f"{name} = {value!r}\n" for name, value in values.items())
+
+
+def _out(work: str, *parts: str) -> str:
+    return "/".join([work.rstrip("/"), *parts])
+
+
+def cohort_setup(task: CohortTask, condition: str | None, input_mount: str, work: str, input_dir) -> str:
+    entity, cohort = task.entity, task.output_id
+    return assignments(
+        {
+            "trait": entity,
+            "condition": condition,
+            "cohort": cohort,
+            "cohort_dir": _out(input_mount, relative_input(task.cohort, input_dir)),
+            "platform": task.platform,
+            "output_root": work,
+            "out_gene_data_file": _out(work, "preprocess", entity, "gene_data", f"{cohort}.csv"),
+            "out_clinical_data_file": _out(work, "preprocess", entity, "clinical_data", f"{cohort}.csv"),
+            "out_data_file": _out(work, "preprocess", entity, f"{cohort}.csv"),
+            "cohort_info_file": _out(work, "preprocess", entity, "cohort_info.json"),
+        }
+    )
+
+
+def table_path(work: str, trait: str, condition: str | None) -> str:
+    return _out(work, "regress", trait, f"association_table_condition_{condition_label(condition)}.csv")
+
+
+def statistics_setup(
+    trait: str, condition: str | None, method: str, select_by: str, work: str, task_info_file: str | None
+) -> str:
+    return assignments(
+        {
+            "trait": trait,
+            "condition": condition,
+            "output_root": work,
+            "preprocess_root": _out(work, "preprocess"),
+            "method": method,
+            "select_by": select_by,
+            "task_info_file": task_info_file,
+            "out_significant_file": _out(
+                work, "regress", trait, f"significant_genes_condition_{condition_label(condition)}.json"
+            ),
+            "out_table_file": table_path(work, trait, condition),
+        }
+    )

@@ -1,0 +1,9 @@
+# genoteam-snippet: platform=* file_format=*
+# ruff: noqa: F821 -- a kernel cell: names come from the setup cell and earlier units
+from genoteam.toolkit.gene_mapping import map_probes_to_genes
+
+gene_data, mapping_report = map_probes_to_genes(expression, annotation)
+print(mapping_report.summary())
+for note in mapping_report.notes:
+    print("note:", note)
+print(gene_data.iloc[:5, :5])

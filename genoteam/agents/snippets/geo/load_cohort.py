@@ -1,0 +1,31 @@
+# genoteam-snippet: platform=* file_format=*
+# ruff: noqa: F821 -- a kernel cell: names come from the setup cell and earlier units
+# Read the series folder, keep this cohort's platform, and show what a person would look at first.
+from genoteam.toolkit.geo import (
+    characteristics_table,
+    read_geo_cohort,
+    split_by_platform,
+    unique_values_by_row,
+)
+
+series = read_geo_cohort(cohort_dir)
+parts = split_by_platform(series)
+if cohort not in parts:
+    raise ValueError(f"cohort {cohort} is not in {cohort_dir}; the series holds {sorted(parts)}")
+platform_data = parts[cohort].only_platform()
+background = parts[cohort].background
+expression = platform_data.expression
+annotation = platform_data.annotation
+samples = platform_data.samples
+
+print(f"series {series.accession} ({series.source_kind}); cohort {cohort} on {platform_data.platform_id}")
+for key, text in background.items():
+    print(f"{key}: {str(text)[:600]}")
+print(
+    f"expression: {expression.shape[0]} probes x {expression.shape[1]} samples; annotation: {annotation.shape}"
+)
+for note in platform_data.notes:
+    print("note:", note)
+characteristics = characteristics_table(samples)
+for row, values in unique_values_by_row(characteristics, max_values=8).items():
+    print(f"characteristics row {row}: {values}")

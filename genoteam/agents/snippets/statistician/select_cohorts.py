@@ -1,0 +1,32 @@
+# genoteam-snippet: platform=* file_format=*
+# ruff: noqa: F821 -- a kernel cell: names come from the setup cell and earlier units
+import os
+
+from genoteam.toolkit.cohort_info import read_cohort_info
+from genoteam.toolkit.stats.selection import CLINICAL_CONDITIONS, select_one_step_cohort
+
+
+def _records(entity):
+    path = os.path.join(preprocess_root, entity, "cohort_info.json")
+    return read_cohort_info(path) if os.path.isfile(path) else {}
+
+
+cohort_info = _records(trait)
+two_step = condition is not None and condition not in CLINICAL_CONDITIONS
+condition_info = _records(condition) if two_step else {}
+for entity, records in [(trait, cohort_info)] + ([(condition, condition_info)] if two_step else []):
+    print(f"{entity}: {len(records)} cohort(s)")
+    for name, record in records.items():
+        print(
+            f"  {name}: usable={record.get('is_usable')} n={record.get('sample_size')} "
+            f"age={record.get('has_age')} gender={record.get('has_gender')} note={str(record.get('note'))[:200]}"
+        )
+if two_step:
+    selected_cohort = None
+    has_usable_cohort = any(r.get("is_usable") for r in cohort_info.values()) and any(
+        r.get("is_usable") for r in condition_info.values()
+    )
+else:
+    selected_cohort = select_one_step_cohort(cohort_info, condition) if cohort_info else None
+    has_usable_cohort = selected_cohort is not None
+print(f"selected cohort: {selected_cohort}; usable cohort available: {has_usable_cohort}")

@@ -1,0 +1,106 @@
+"""What the input folder offers, as tool output: traits and their cohorts, without host paths.
+
+Why a view over genoteam.data.catalogue: the catalogue decides which cohorts serve a trait
+(GEO folders plus the TCGA cohort matched by the domain rules); this module only shapes that
+into small schema-checked records (id, source, file names and sizes), fast enough for every call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from genoteam.data.catalogue import Cohort, CohortCatalogue
+from genoteam.server.schema import Compact
+from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.traits import match_tcga_cohort, parse_tcga_folder
+
+
+class CohortFile(Compact):
+    name: str
+    bytes: int
+
+
+class CohortInfo(Compact):
+    cohort: str = Field(description="Id to pass to the analysis tools: a GSE accession or a TCGA code")
+    source: str = Field(description="GEO or TCGA")
+    trait: str
+    has_expression: bool = Field(description="Whether expression data is present locally")
+    files: list[CohortFile]
+
+
+class TraitInfo(Compact):
+    trait: str
+    geo_cohorts: int
+    tcga_cohorts: int
+    cohorts_with_expression: int
+
+
+def _catalogue(input_dir: Path) -> CohortCatalogue:
+    if not input_dir.is_dir():
+        raise GenoteamError(
+            "the server's input folder does not exist",
+            "start it with --input DIR (or GENOTEAM_INPUT) pointing to a GenoTEX-layout folder with GEO/ and TCGA/",
+        )
+    return CohortCatalogue(input_dir)
+
+
+def _info(cohort: Cohort, trait: str) -> CohortInfo:
+    return CohortInfo(
+        cohort=cohort.id if cohort.source == "GEO" else (cohort.tcga_code or cohort.id),
+        source=cohort.source,
+        trait=trait,
+        has_expression=cohort.has_expression,
+        files=[CohortFile(name=f.name, bytes=f.size) for f in cohort.files],
+    )
+
+
+def all_trait_names(catalogue: CohortCatalogue) -> list[str]:
+    """GEO trait folders plus the trait names of the TCGA cohort folders."""
+    names = set(catalogue.geo_traits())
+    for cohort in catalogue.tcga_cohorts():
+        parsed = parse_tcga_folder(cohort.id)
+        if parsed is not None:
+            names.add(parsed.name)
+    return sorted(names, key=str.lower)
+
+
+def list_traits(input_dir: Path) -> list[TraitInfo]:
+    """Every trait with its cohort counts; the TCGA folders are scanned once, not once per trait."""
+    catalogue = _catalogue(input_dir)
+    tcga = {c.id: c for c in catalogue.tcga_cohorts()}
+    traits = []
+    for name in all_trait_names(catalogue):
+        match = match_tcga_cohort(name, list(tcga))
+        cohorts = catalogue.geo_cohorts(name) + ([tcga[match.folder]] if match is not None else [])
+        traits.append(
+            TraitInfo(
+                trait=name,
+                geo_cohorts=sum(c.source == "GEO" for c in cohorts),
+                tcga_cohorts=sum(c.source == "TCGA" for c in cohorts),
+                cohorts_with_expression=sum(c.has_expression for c in cohorts),
+            )
+        )
+    return traits
+
+
+def cohorts_for(input_dir: Path, trait: str) -> list[CohortInfo]:
+    """The cohorts of one trait; an unknown trait is an error that names close traits."""
+    catalogue = _catalogue(input_dir)
+    try:
+        cohorts = catalogue.cohorts_for_trait(trait)
+    except GenoteamError:
+        names = all_trait_names(catalogue)
+        close = [n for n in names if trait.lower()[:4] in n.lower()][:5]
+        raise GenoteamError(
+            f"no cohorts for trait {trait!r} in the input folder",
+            f"call list_traits for the {len(names)} traits there are"
+            + (f"; close: {', '.join(close)}" if close else ""),
+        ) from None
+    return [_info(c, trait) for c in cohorts]
+
+
+def known_cohort_ids(input_dir: Path, trait: str) -> set[str]:
+    """Every id a request may use for the trait's cohorts (GSE, TCGA code)."""
+    return {c.cohort for c in cohorts_for(input_dir, trait)}

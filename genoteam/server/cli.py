@@ -1,0 +1,109 @@
+"""`genoteam serve` (the MCP server) and `genoteam smoke` (an end-to-end check through a real client).
+
+Every flag of `serve` has a GENOTEAM_* variable (the flag wins), so MCP client configurations
+can set everything, and secrets, through env.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from genoteam.server.config import ServerConfig, default_workspace, env
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(
+        transport=args.transport,
+        host=args.host,
+        port=int(args.port),
+        input_dir=Path(args.input).expanduser() if args.input else None,
+        workspace=Path(args.workspace).expanduser(),
+        token=args.token or None,
+        engine=args.engine or None,
+        max_workers=int(args.max_workers),
+        default_wait_s=float(args.wait),
+        allowed_hosts=[h.strip() for h in (args.allowed_hosts or "").split(",") if h.strip()],
+    ).check()
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from genoteam.server.app import build_server
+    from genoteam.server.transports import serve
+
+    config = config_from_args(args)
+    config.workspace.mkdir(parents=True, exist_ok=True)
+    serve(build_server(config), config)
+    return 0
+
+
+def run_smoke(args: argparse.Namespace) -> int:
+    from genoteam.server.smoke import smoke
+
+    return smoke(
+        input_dir=Path(args.input).expanduser() if args.input else None,
+        trait=args.trait,
+        workspace=Path(args.workspace).expanduser() if args.workspace else None,
+        timeout_s=float(args.timeout),
+        engine=args.engine or None,
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the MCP server (stdio by default)",
+        description="Serve genoteam's tools over MCP. Each flag can also be set as GENOTEAM_<NAME>.",
+    )
+    serve.add_argument(
+        "--transport", choices=["stdio", "http"], default=env("TRANSPORT", "stdio"), help="GENOTEAM_TRANSPORT"
+    )
+    serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="http bind address (GENOTEAM_HOST)")
+    serve.add_argument(
+        "--port", type=int, default=int(env("PORT", "8765") or 8765), help="http port (GENOTEAM_PORT)"
+    )
+    serve.add_argument("--input", default=env("INPUT"), help="GenoTEX-layout data folder (GENOTEAM_INPUT)")
+    serve.add_argument(
+        "--workspace",
+        default=env("WORKSPACE", str(default_workspace())),
+        help="jobs live here (GENOTEAM_WORKSPACE)",
+    )
+    serve.add_argument(
+        "--token",
+        default=env("TOKEN"),
+        help="bearer token for http; prefer the env var GENOTEAM_TOKEN (args are visible)",
+    )
+    serve.add_argument(
+        "--engine", default=env("ENGINE"), help="analysis engine: team or reference (GENOTEAM_ENGINE)"
+    )
+    serve.add_argument(
+        "--max-workers", type=int, default=int(env("MAX_WORKERS", "2") or 2), help="GENOTEAM_MAX_WORKERS"
+    )
+    serve.add_argument(
+        "--wait",
+        type=float,
+        default=float(env("WAIT", "20") or 20),
+        help="default seconds a job tool waits (GENOTEAM_WAIT)",
+    )
+    serve.add_argument(
+        "--allowed-hosts",
+        default=env("ALLOWED_HOSTS"),
+        help="extra Host header values, comma-separated (GENOTEAM_ALLOWED_HOSTS)",
+    )
+    serve.set_defaults(func=run_serve)
+
+    smoke = subparsers.add_parser(
+        "smoke",
+        help="end-to-end check: start the server over stdio, run one analysis, read the result",
+        description="Offline smoke test for CI: non-zero exit on any failure.",
+    )
+    smoke.add_argument("--input", default=env("INPUT"), help="GenoTEX-layout data folder (GENOTEAM_INPUT)")
+    smoke.add_argument(
+        "--trait", default=None, help="trait to analyse (default: Bile_Duct_Cancer, else the first with data)"
+    )
+    smoke.add_argument("--workspace", default=None, help="workspace (default: a fresh temporary folder)")
+    smoke.add_argument("--engine", default=env("ENGINE"), help="analysis engine (GENOTEAM_ENGINE)")
+    smoke.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds before the analysis counts as failed"
+    )
+    smoke.set_defaults(func=run_smoke)

@@ -1,0 +1,293 @@
+"""The job store: jobs as folders under <workspace>/jobs/<job_id>/, run by detached workers.
+
+Why on disk: a client such as Biomni starts a new server process for every call, and a server
+may restart while a job runs; everything a server needs (request, state, progress, result)
+is in the job's folder, so any server process finds and serves every job.
+
+Folder of one job:
+    job.json      what to do (kind, normalised request, engine target); written once
+    status.json   state and progress; written by the worker, and by a server only to record
+                  that the worker was cancelled or died (atomic replace, never partial)
+    result.json   the AnalysisResult, with output_dir relative to the job folder
+    output/       the engine's output (GenoTEX layout, report, provenance)
+    worker.log    the worker's stdout and stderr
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from genoteam.pipeline.api import AnalysisRequest, AnalysisResult
+from genoteam.server import procs
+from genoteam.server.params import JOB_ID_PATTERN, JobState
+from genoteam.toolkit.errors import GenoteamError
+
+JobKind = Literal["analyze", "preprocess", "statistics"]
+TERMINAL: frozenset[str] = frozenset({"complete", "failed", "cancelled", "interrupted"})
+SPAWN_GRACE_S = 30.0  # a worker that has not written its pid by then never started
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class JobSpec(BaseModel):
+    job_id: str
+    kind: JobKind
+    request: AnalysisRequest
+    engine: str
+    engine_target: str
+    input_dir: str
+    created_at: str
+    request_hash: str
+
+
+class JobStatus(BaseModel):
+    state: JobState = "queued"
+    progress: float = 0.0
+    message: str = ""
+    attempt: int = 1
+    pid: int | None = None
+    pid_start: int | None = None
+    spawned_at: float | None = None  # time.time() when the server started the worker
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str = ""
+    result_status: str | None = None
+    error: str | None = None
+    hint: str | None = None
+
+
+class JobRecord(BaseModel):
+    spec: JobSpec
+    status: JobStatus
+
+    @property
+    def job_id(self) -> str:
+        return self.spec.job_id
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON so a reader sees the old or the new file, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def normalise_request(request: AnalysisRequest) -> AnalysisRequest:
+    """One spelling per request: cohorts sorted and de-duplicated (the order does not matter)."""
+    cohorts = sorted(set(request.cohorts)) if request.cohorts else None
+    return request.model_copy(update={"cohorts": cohorts})
+
+
+def request_hash(kind: str, request: AnalysisRequest, engine: str, input_dir: str) -> str:
+    payload = {"kind": kind, "request": request.model_dump(mode="json"), "engine": engine, "input": input_dir}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class JobStore:
+    """Create, find, list and cancel jobs in one workspace."""
+
+    def __init__(self, workspace: Path, max_workers: int = 2) -> None:
+        self.workspace = workspace
+        self.jobs_dir = workspace / "jobs"
+        self.max_workers = max_workers
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+
+    # ---- paths and locking -------------------------------------------------------------
+    def job_dir(self, job_id: str) -> Path:
+        """The folder of `job_id`; the id is validated first, so no path can escape jobs/."""
+        if not re.fullmatch(JOB_ID_PATTERN, job_id):
+            raise GenoteamError(
+                f"{job_id[:80]!r} is not a job id",
+                "job ids look like job-0123456789abcdef; get them from analyze_trait or list_jobs",
+            )
+        return self.jobs_dir / job_id
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise job creation and state changes across server processes."""
+        with open(self.jobs_dir / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # ---- reading -------------------------------------------------------------------------
+    def _read(self, job_dir: Path) -> JobRecord | None:
+        try:
+            spec = JobSpec.model_validate_json((job_dir / "job.json").read_text())
+            status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
+        except FileNotFoundError:
+            return None
+        return JobRecord(spec=spec, status=self._check_alive(job_dir, status))
+
+    def _check_alive(self, job_dir: Path, status: JobStatus) -> JobStatus:
+        """A queued/running job whose worker is gone was interrupted: record it once."""
+        if status.state in TERMINAL:
+            return status
+        if status.pid is None:
+            if status.spawned_at and time.time() - status.spawned_at < SPAWN_GRACE_S:
+                return status
+        elif procs.is_alive(status.pid, status.pid_start):
+            return status
+        with self._locked():
+            fresh = JobStatus.model_validate_json((job_dir / "status.json").read_text())
+            if fresh.state in TERMINAL or (fresh.pid and procs.is_alive(fresh.pid, fresh.pid_start)):
+                return fresh
+            if fresh.pid is None and fresh.spawned_at and time.time() - fresh.spawned_at < SPAWN_GRACE_S:
+                return fresh
+            fresh.state = "interrupted"
+            fresh.error = (
+                "the worker process stopped before the job finished (machine or container restart, or a kill)"
+            )
+            fresh.hint = "submit the same request again to restart it; worker.log in the job folder says more"
+            fresh.finished_at = fresh.updated_at = now_iso()
+            write_json_atomic(job_dir / "status.json", fresh.model_dump())
+            return fresh
+
+    def get(self, job_id: str) -> JobRecord:
+        record = self._read(self.job_dir(job_id))
+        if record is None:
+            raise GenoteamError(f"no job {job_id} in this workspace", "list_jobs shows the jobs there are")
+        return record
+
+    def list(self) -> list[JobRecord]:
+        """Every job, newest first."""
+        records = []
+        for job_dir in self.jobs_dir.glob("job-*"):
+            record = self._read(job_dir)
+            if record is not None:
+                records.append(record)
+        return sorted(records, key=lambda r: r.spec.created_at, reverse=True)
+
+    def read_result(self, job_id: str) -> AnalysisResult | None:
+        path = self.job_dir(job_id) / "result.json"
+        if not path.is_file():
+            return None
+        return AnalysisResult.model_validate_json(path.read_text())
+
+    # ---- changing --------------------------------------------------------------------
+    def submit(
+        self, kind: JobKind, request: AnalysisRequest, engine: str, engine_target: str, input_dir: Path
+    ) -> tuple[JobRecord, bool]:
+        """The job for this request: the existing one (same hash), or a new one started now.
+
+        Returns (record, started). A job that ended failed/cancelled/interrupted is started
+        again in the same folder (attempt + 1); a queued, running or complete one is returned.
+        """
+        request = normalise_request(request)
+        digest = request_hash(kind, request, engine, str(input_dir))
+        job_id = f"job-{digest[:16]}"
+        job_dir = self.jobs_dir / job_id
+        with self._locked():
+            existing = self._read_unlocked(job_dir)
+            if existing is not None and existing.status.state not in {"failed", "cancelled", "interrupted"}:
+                return existing, False
+            attempt = existing.status.attempt + 1 if existing is not None else 1
+            if existing is None:
+                job_dir.mkdir(parents=True, exist_ok=True)
+                spec = JobSpec(
+                    job_id=job_id,
+                    kind=kind,
+                    request=request,
+                    engine=engine,
+                    engine_target=engine_target,
+                    input_dir=str(input_dir),
+                    created_at=now_iso(),
+                    request_hash=digest,
+                )
+                write_json_atomic(job_dir / "job.json", spec.model_dump(mode="json"))
+            else:
+                spec = existing.spec
+                for stale in ("result.json", "cancel.requested"):
+                    (job_dir / stale).unlink(missing_ok=True)
+                shutil.rmtree(job_dir / "output", ignore_errors=True)
+            status = JobStatus(
+                attempt=attempt, message="waiting for a worker", spawned_at=time.time(), updated_at=now_iso()
+            )
+            write_json_atomic(job_dir / "status.json", status.model_dump())
+            self._spawn(job_dir)
+        return JobRecord(spec=spec, status=status), True
+
+    def _read_unlocked(self, job_dir: Path) -> JobRecord | None:
+        try:
+            spec = JobSpec.model_validate_json((job_dir / "job.json").read_text())
+            status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
+        except FileNotFoundError:
+            return None
+        if status.state not in TERMINAL and not procs.is_alive(status.pid, status.pid_start):
+            young = (
+                status.pid is None and status.spawned_at and time.time() - status.spawned_at < SPAWN_GRACE_S
+            )
+            if not young:
+                status.state = "interrupted"
+        return JobRecord(spec=spec, status=status)
+
+    def _spawn(self, job_dir: Path) -> None:
+        """Start the worker detached (own session), so it outlives this server process."""
+        with open(job_dir / "worker.log", "ab") as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "genoteam.server.worker", str(job_dir), str(self.max_workers)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=job_dir,
+                start_new_session=True,
+                close_fds=True,
+                # engines label sandboxes with the job id and keep state (code memory) in this workspace
+                env={
+                    **os.environ,
+                    "GENOTEAM_JOB_ID": job_dir.name,
+                    "GENOTEAM_WORKSPACE": str(self.workspace),
+                },
+            )
+
+    def cancel(self, job_id: str, remove_containers=None) -> tuple[JobRecord, str]:
+        """Stop the job's worker (its whole process group) and its sandbox containers.
+
+        Returns (record, note). Cancelling a finished job changes nothing and says so.
+        """
+        job_dir = self.job_dir(job_id)
+        record = self.get(job_id)
+        if record.status.state in TERMINAL:
+            return record, f"job already {record.status.state}; nothing to stop"
+        with self._locked():
+            status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
+            if status.state in TERMINAL:
+                return JobRecord(
+                    spec=record.spec, status=status
+                ), f"job already {status.state}; nothing to stop"
+            (job_dir / "cancel.requested").write_text(now_iso())
+            stopped = bool(status.pid) and procs.stop_group(status.pid, status.pid_start)
+            if not stopped and status.pid is None:  # not started yet: wait briefly for its pid
+                deadline = time.time() + 5
+                while time.time() < deadline and status.pid is None:
+                    time.sleep(0.1)
+                    status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
+                if status.pid:
+                    stopped = procs.stop_group(status.pid, status.pid_start)
+            note = "worker stopped" if stopped else "worker was not running"
+            if remove_containers is not None:
+                note += "; " + remove_containers(job_id, status.pid, status.pid_start)
+            status.state = "cancelled"
+            status.message = "cancelled on request"
+            status.finished_at = status.updated_at = now_iso()
+            write_json_atomic(job_dir / "status.json", status.model_dump())
+        return JobRecord(spec=record.spec, status=status), note

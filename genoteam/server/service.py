@@ -1,0 +1,231 @@
+"""What the tools do, independent of MCP: submit and wait, look up jobs, page results, resources.
+
+Why separate from the MCP wiring (app.py): the same operations serve every transport and the
+`genoteam smoke` check, and they are easy to read without the SDK's decorators around them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+
+from genoteam.pipeline.api import AnalysisRequest
+from genoteam.server import catalog, engines
+from genoteam.server.config import ServerConfig
+from genoteam.server.jobs import TERMINAL, JobKind, JobStore
+from genoteam.server.views import (
+    CancelView,
+    CohortList,
+    JobList,
+    JobView,
+    ResultPage,
+    Scrubber,
+    SubmitView,
+    TraitList,
+    gene_sort_key,
+    job_view,
+    result_page,
+    result_text,
+)
+from genoteam.toolkit.errors import GenoteamError
+
+ProgressFn = Callable[[float, str], Awaitable[None]]
+POLL_S = 0.25
+
+
+class Service:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.store = JobStore(config.workspace, max_workers=config.max_workers)
+        self.scrub = Scrubber({"<workspace>": config.workspace, "<input>": config.input_dir})
+
+    # ---- discovery -----------------------------------------------------------------------
+    def input_dir(self) -> Path:
+        if self.config.input_dir is None:
+            raise GenoteamError(
+                "the server has no input folder",
+                "start it with --input DIR (or GENOTEAM_INPUT) pointing to a GenoTEX-layout folder",
+            )
+        return self.config.input_dir
+
+    def list_traits(self, query: str, limit: int, offset: int) -> TraitList:
+        traits = [t for t in catalog.list_traits(self.input_dir()) if query.lower() in t.trait.lower()]
+        page = traits[offset : offset + limit]
+        end = offset + len(page)
+        return TraitList(traits=page, total=len(traits), next_offset=end if end < len(traits) else None)
+
+    def list_cohorts(self, trait: str) -> CohortList:
+        return CohortList(trait=trait, cohorts=catalog.cohorts_for(self.input_dir(), trait))
+
+    # ---- jobs ------------------------------------------------------------------------------
+    def engine_name(self) -> str:
+        return self.config.engine or engines.default_engine_name()
+
+    async def submit(
+        self, kind: JobKind, request: AnalysisRequest, wait_s: float, progress: ProgressFn
+    ) -> SubmitView:
+        input_dir = self.input_dir()
+        from genoteam.toolkit.stats.selection import CLINICAL_CONDITIONS  # heavy (scipy): only when needed
+
+        known = catalog.known_cohort_ids(input_dir, request.trait)  # an unknown trait fails now, not later
+        if request.condition and request.condition not in CLINICAL_CONDITIONS:
+            known |= catalog.known_cohort_ids(input_dir, request.condition)
+        unknown = sorted(set(request.cohorts or []) - known)
+        if unknown:
+            raise GenoteamError(
+                f"cohort(s) {', '.join(unknown)} are not cohorts of {request.trait} in the input folder",
+                f"use cohorts list_cohorts(trait='{request.trait}') shows ({', '.join(sorted(known))}); a GEO series "
+                f"that is not there must be placed under GEO/{request.trait}/<GSE>/ (the engines do not download yet)",
+            )
+        name = self.engine_name()
+        target = engines.resolve_target(name)
+        record, started = await anyio.to_thread.run_sync(
+            lambda: self.store.submit(kind, request, name, target, input_dir)
+        )
+        view = await self.wait(record.job_id, wait_s, progress)
+        return SubmitView(**view.model_dump(), started_now=started)
+
+    async def wait(self, job_id: str, wait_s: float, progress: ProgressFn | None) -> JobView:
+        """Wait up to `wait_s` for the job to end, reporting each change of progress."""
+        deadline = time.monotonic() + wait_s
+        last: tuple[float, str] | None = None
+        while True:
+            # in a thread: reading may wait for the job lock (a cancel in progress elsewhere)
+            record = await anyio.to_thread.run_sync(self.store.get, job_id)
+            status = record.status
+            key = (round(status.progress, 3), status.message)
+            if progress is not None and key != last and status.state not in TERMINAL:
+                await progress(status.progress, self.scrub(f"{status.state}: {status.message}") or "")
+                last = key
+            remaining = deadline - time.monotonic()
+            if status.state in TERMINAL or remaining <= 0:
+                return job_view(record, self.scrub)
+            await anyio.sleep(min(POLL_S, remaining))
+
+    def list_jobs(self, state: str | None, limit: int, offset: int) -> JobList:
+        views = [job_view(r, self.scrub) for r in self.store.list()]
+        if state:
+            views = [v for v in views if v.state == state]
+        page = views[offset : offset + limit]
+        end = offset + len(page)
+        return JobList(jobs=page, total=len(views), next_offset=end if end < len(views) else None)
+
+    def cancel(self, job_id: str) -> CancelView:
+        record, note = self.store.cancel(job_id, remove_containers=remove_job_containers)
+        return CancelView(job=job_view(record, self.scrub), note=note)
+
+    def result(self, job_id: str, top_k: int, offset: int) -> ResultPage:
+        record = self.store.get(job_id)
+        result = self.store.read_result(job_id)
+        if result is None:
+            view = job_view(record, self.scrub)
+            raise GenoteamError(
+                f"job {job_id} has no result: it is {view.state}"
+                + (f" ({view.error})" if view.error else ""),
+                view.next_step,
+            )
+        return result_page(job_id, result, top_k, offset, self.scrub)
+
+    # ---- resources -------------------------------------------------------------------------
+    def _finished_dir(self, job_id: str) -> Path:
+        self.result(job_id, 1, 0)  # the same clear error when there is no result yet
+        return self.store.job_dir(job_id)
+
+    def genes_csv(self, job_id: str) -> str:
+        self._finished_dir(job_id)
+        result = self.store.read_result(job_id)
+        if result is None:  # removed between the two reads (a resubmitted job): say so
+            raise GenoteamError(f"job {job_id} has no result any more", "read get_job for its state")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["gene", "coefficient", "p_value", "q_value"])
+        for hit in sorted(result.significant_genes, key=gene_sort_key):
+            writer.writerow([hit.gene, hit.coefficient, hit.p_value, hit.q_value])
+        return out.getvalue()
+
+    def provenance(self, job_id: str) -> str:
+        job_dir = self._finished_dir(job_id)
+        path = job_dir / "output" / "provenance.json"
+        if not path.is_file():
+            raise GenoteamError(
+                f"job {job_id}'s engine wrote no provenance.json",
+                "the report resource still describes the run",
+            )
+        return self.scrub(path.read_text()) or ""
+
+    def report(self, job_id: str) -> str:
+        """The engine's report.md when it wrote one, else a report built from the result."""
+        job_dir = self._finished_dir(job_id)
+        written = job_dir / "output" / "report.md"
+        if written.is_file():
+            return self.scrub(written.read_text()) or ""
+        page = self.result(job_id, 50, 0)
+        spec = self.store.get(job_id).spec
+        return (
+            f"# {spec.request.trait} ({spec.kind}, engine {spec.engine})\n\n"
+            "_The engine wrote no report.md; this summary is built from its result._\n\n"
+            + "\n\n".join(result_text(page).split("\n"))
+            + "\n"
+        )
+
+    def guidelines_index(self) -> str:
+        folder = _guidelines_dir()
+        names = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+        return json.dumps({"guidelines": names, "uri": "genoteam://guidelines/{name}"})
+
+    def guideline(self, name: str) -> str:
+        folder = _guidelines_dir()
+        parts = [folder / f"{name}.md", folder / f"{name}.yaml"]
+        if not any(p.is_file() for p in parts) or not name.replace("_", "").isalnum():
+            raise GenoteamError(
+                f"no guideline {name!r}", "read genoteam://guidelines for the names there are"
+            )
+        return "\n\n".join(p.read_text() for p in parts if p.is_file())
+
+
+def _guidelines_dir() -> Path:
+    from genoteam.agents.guidelines import default_guidelines_dir
+
+    return default_guidelines_dir()
+
+
+def remove_job_containers(job_id: str, pid: int | None = None, pid_start: int | None = None) -> str:
+    """Force-remove the job's sandbox containers; say what happened.
+
+    A container is the job's when it carries the label genoteam.job=<job_id>, or when its owner
+    label names the job's worker process (host/pid/start time): engines that label sessions with
+    an id of their own are still covered.
+    """
+    try:
+        import docker
+
+        from genoteam.sandbox.lifecycle import LABEL_JOB, LABEL_OWNER
+
+        client = docker.from_env(timeout=10)
+        found = {
+            c.id: c for c in client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job_id}"})
+        }
+        if pid is not None and pid_start is not None:
+            owner = f"{socket.gethostname()}/{pid}/{pid_start}"
+            found.update(
+                {
+                    c.id: c
+                    for c in client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={owner}"})
+                }
+            )
+    except Exception as error:  # no engine: nothing can be running there, but say we could not look
+        return f"could not check sandbox containers ({type(error).__name__}: {str(error)[:120]})"
+    for container in found.values():
+        try:
+            container.remove(force=True)
+        except Exception as error:  # removed meanwhile by its own session: fine, the goal is met
+            if "No such container" not in str(error) and "404" not in str(error):
+                return f"could not remove container {container.name}: {error}"
+    return f"removed {len(found)} sandbox container(s)"

@@ -1,0 +1,225 @@
+"""What tools return: structured models (the output schemas) and the compact text for the model.
+
+Why both: structured content is for programs (typed, schema-checked); the text is what a
+language model reads, so it is short: state, top genes, counts, cohort choices, failures and
+the next step. Nothing here ever carries a host path: every free text passes `Scrubber`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
+
+from genoteam.pipeline.api import AnalysisResult, CohortOutcome, GeneHit
+from genoteam.server.catalog import CohortInfo, TraitInfo
+from genoteam.server.jobs import JobRecord
+from genoteam.server.schema import Compact
+
+RESOURCE_KINDS = ("report", "genes.csv", "provenance")
+
+
+class Scrubber:
+    """Replaces the server's own folders in free text with neutral labels."""
+
+    def __init__(self, roots: dict[str, Path | None]) -> None:
+        pairs = [(str(p.resolve()), label) for label, p in roots.items() if p is not None]
+        pairs += [(str(p), label) for label, p in roots.items() if p is not None]
+        pairs.append((str(Path.home()), "~"))
+        self.pairs = sorted(set(pairs), key=lambda pair: -len(pair[0]))
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for path, label in self.pairs:
+            if path and path != "/":
+                text = text.replace(path, label)
+        return text
+
+
+class JobView(Compact):
+    job_id: str
+    kind: str
+    state: str = Field(description="queued, running, complete, failed, cancelled or interrupted")
+    progress: float = Field(description="Fraction done, 0-1")
+    message: str
+    trait: str
+    condition: str | None
+    cohorts: list[str] | None
+    method: str
+    engine: str
+    attempt: int
+    created_at: str
+    updated_at: str
+    finished_at: str | None = None
+    result_status: str | None = Field(None, description="complete, partial, insufficient_data or failed")
+    error: str | None = None
+    hint: str | None = None
+    resources: list[str] = Field(default_factory=list, description="Resource URIs of this job's outputs")
+    next_step: str = ""
+
+
+class SubmitView(JobView):
+    started_now: bool = Field(description="False when an identical earlier request's job was returned")
+
+
+class JobList(Compact):
+    jobs: list[JobView]
+    total: int
+    next_offset: int | None
+
+
+class CancelView(Compact):
+    job: JobView
+    note: str
+
+
+class ResultPage(Compact):
+    job_id: str
+    status: str = Field(description="complete, partial, insufficient_data or failed")
+    partial: bool
+    method: str
+    trait: str
+    condition: str | None
+    selected_cohorts: list[str]
+    cohorts: list[CohortOutcome]
+    total_genes: int
+    offset: int
+    next_offset: int | None
+    genes: list[GeneHit]
+    message: str
+    resources: list[str]
+
+
+class TraitList(Compact):
+    traits: list[TraitInfo]
+    total: int
+    next_offset: int | None
+
+
+class CohortList(Compact):
+    trait: str
+    cohorts: list[CohortInfo]
+
+
+def resource_uris(job_id: str) -> list[str]:
+    return [f"genoteam://jobs/{job_id}/{kind}" for kind in RESOURCE_KINDS]
+
+
+def job_view(record: JobRecord, scrub: Scrubber) -> JobView:
+    spec, status = record.spec, record.status
+    if status.state in {"queued", "running"}:
+        next_step = f"poll get_job(job_id='{spec.job_id}', wait_seconds=20) until it is complete"
+    elif status.state == "complete":
+        next_step = f"read get_result(job_id='{spec.job_id}')"
+    elif status.state == "cancelled":
+        next_step = "submit the request again to restart it"
+    else:
+        next_step = (status.hint and scrub(status.hint)) or "submit the request again to retry"
+    return JobView(
+        job_id=spec.job_id,
+        kind=spec.kind,
+        state=status.state,
+        progress=round(status.progress, 4),
+        message=scrub(status.message) or "",
+        trait=spec.request.trait,
+        condition=spec.request.condition,
+        cohorts=spec.request.cohorts,
+        method=spec.request.method,
+        engine=spec.engine,
+        attempt=status.attempt,
+        created_at=spec.created_at,
+        updated_at=status.updated_at,
+        finished_at=status.finished_at,
+        result_status=status.result_status,
+        error=scrub(status.error),
+        hint=scrub(status.hint),
+        resources=resource_uris(spec.job_id) if status.state == "complete" else [],
+        next_step=next_step,
+    )
+
+
+def job_text(view: JobView) -> str:
+    what = f"{view.kind} {view.trait}" + (f" | {view.condition}" if view.condition else "")
+    line = f"Job {view.job_id} ({what}, engine {view.engine}): {view.state}"
+    if view.state in {"queued", "running"}:
+        line += f", {view.progress:.0%} - {view.message}"
+    elif view.result_status:
+        line += f", result {view.result_status}"
+    if view.error:
+        line += f"\nError: {view.error}"
+    return f"{line}\nNext: {view.next_step}"
+
+
+def gene_sort_key(hit: GeneHit) -> tuple[float, float, float, str]:
+    """Most significant first: q, then p, then the largest effect; genes without p last."""
+    q = hit.q_value if hit.q_value is not None and not math.isnan(hit.q_value) else math.inf
+    p = hit.p_value if hit.p_value is not None and not math.isnan(hit.p_value) else math.inf
+    return (q, p, -abs(hit.coefficient), hit.gene)
+
+
+def result_page(job_id: str, result: AnalysisResult, top_k: int, offset: int, scrub: Scrubber) -> ResultPage:
+    genes = sorted(result.significant_genes, key=gene_sort_key)
+    page = genes[offset : offset + top_k]
+    end = offset + len(page)
+    cohorts = [
+        c.model_copy(update={"note": scrub(c.note) or "", "error": scrub(c.error)}) for c in result.cohorts
+    ]
+    return ResultPage(
+        job_id=job_id,
+        status=result.status,
+        partial=result.status != "complete",
+        method=result.method,
+        trait=result.trait,
+        condition=result.condition,
+        selected_cohorts=result.selected_cohorts,
+        cohorts=cohorts,
+        total_genes=len(genes),
+        offset=offset,
+        next_offset=end if end < len(genes) else None,
+        genes=page,
+        message=scrub(result.message) or "",
+        resources=resource_uris(job_id),
+    )
+
+
+def _fmt(value: float | None) -> str:
+    return "NA" if value is None or math.isnan(value) else f"{value:.3g}"
+
+
+def result_text(page: ResultPage) -> str:
+    head = f"{page.trait}" + (f" | condition {page.condition}" if page.condition else "")
+    lines = [f"Result of {page.job_id} ({head}): {page.status}, method {page.method}."]
+    if page.partial:
+        lines.append("PARTIAL: not every step succeeded; see cohorts and message.")
+    usable = [c for c in page.cohorts if c.usable]
+    failed = [c for c in page.cohorts if c.error]
+    lines.append(
+        f"Cohorts: {len(page.cohorts)} considered, {len(usable)} usable, {len(failed)} failed; "
+        f"selected: {', '.join(page.selected_cohorts) or 'none'}."
+    )
+    for cohort in page.cohorts:
+        size = f", n={cohort.sample_size}" if cohort.sample_size is not None else ""
+        state = (
+            "FAILED: " + (cohort.error or "") if cohort.error else ("usable" if cohort.usable else "unusable")
+        )
+        lines.append(f"- {cohort.cohort} ({cohort.trait}{size}): {state} {cohort.note}".rstrip())
+    lines.append(f"Significant genes: {page.total_genes}.")
+    if page.genes:
+        shown = ", ".join(f"{g.gene} (coef {_fmt(g.coefficient)}, q {_fmt(g.q_value)})" for g in page.genes)
+        lines.append(f"Genes {page.offset + 1}-{page.offset + len(page.genes)}: {shown}")
+    if page.next_offset is not None:
+        lines.append(f"More: get_result(job_id='{page.job_id}', offset={page.next_offset}).")
+    if page.message:
+        lines.append(f"Note: {page.message}")
+    lines.append(f"Full table: genoteam://jobs/{page.job_id}/genes.csv")
+    return "\n".join(lines)
+
+
+def tool_result(model: BaseModel, text: str) -> CallToolResult:
+    """The compact text for the model plus the structured content for programs."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=model.model_dump(mode="json")
+    )

@@ -1,0 +1,142 @@
+"""`genoteam run` on synthetic cohorts: offline through the CLI, and the full engine on the scripted model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genoteam.agents.engine import run_team
+from genoteam.agents.llm import RoleModel, TeamConfig
+from genoteam.agents.messages import ROLES
+from genoteam.agents.scripted_model import Script, ScriptedModelServer, competent_model
+from genoteam.cli import main
+from genoteam.pipeline.api import AnalysisRequest
+
+TRAIT = "Kidney_Clear_Cell_Carcinoma"
+
+
+@pytest.fixture(scope="module")
+def synthetic_input(tmp_path_factory):
+    from genoteam.synthetic import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("synthetic")
+    truth = generate(
+        SynthConfig(
+            n_genes=300, n_samples=24, kind="both", n_geo_cohorts=2, seed=5, n_one_class_geo_cohorts=1
+        ),
+        root / "input",
+    )
+    return root / "input", truth
+
+
+def test_genoteam_run_offline_writes_layout_provenance_and_report(synthetic_input, tmp_path, capsys):
+    input_dir, truth = synthetic_input
+    out = tmp_path / "out"
+    code = main(
+        [
+            "run",
+            "--trait",
+            TRAIT,
+            "--input",
+            str(input_dir),
+            "--output",
+            str(out),
+            "--sandbox",
+            "local",
+            "--memory",
+            str(tmp_path / "memory.sqlite"),
+            "--json",
+        ]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "complete"
+    cohorts = {c["cohort"]: c for c in result["cohorts"]}
+    assert len(cohorts) == 4  # two GEO series, one cases-only series, the TCGA cohort
+    one_class = [c for c in cohorts.values() if not c["usable"]]
+    assert len(one_class) == 1 and "biased" in one_class[0]["note"]
+    # the same answer as the reference pipeline on the same input, and some planted genes among it
+    from genoteam.pipeline.reference import run_reference
+
+    reference = run_reference(AnalysisRequest(trait=TRAIT), input_dir, tmp_path / "reference")
+    found = {g["gene"] for g in result["significant_genes"]}
+    assert found == {g.gene for g in reference.significant_genes}
+    assert result["selected_cohorts"] == reference.selected_cohorts
+    assert found & {g["gene"] for g in truth["trait_genes"]}
+    info = json.loads((out / "preprocess" / TRAIT / "cohort_info.json").read_text())
+    assert set(info) == set(cohorts)
+    assert (out / "regress" / TRAIT / "significant_genes_condition_None.json").is_file()
+    provenance = json.loads((out / "provenance.json").read_text())
+    units = [(t["task_id"], v["unit"]) for t in provenance["tasks"] for v in t["visits"]]
+    assert (f"{TRAIT}/TCGA", "link_and_assess") in units and (
+        f"statistics/{TRAIT}/None",
+        "association",
+    ) in units
+    assert all(v["final_code"] for t in provenance["tasks"] for v in t["visits"] if v["status"] == "passed")
+    report = (out / "report.md").read_text()
+    assert (out / "volcano.png").stat().st_size > 5_000 and "![volcano plot](volcano.png)" in report
+    assert "lookups found fitting code (100%)" in report
+
+
+def test_engine_on_the_scripted_model_learns_and_reuses_code(synthetic_input, tmp_path):
+    input_dir, _ = synthetic_input
+    script = Script(fallback=competent_model)
+    with ScriptedModelServer(script) as server:
+        config = TeamConfig(
+            models={
+                role: RoleModel(model="openai/scripted", api_base=server.api_base, timeout_s=30)
+                for role in ROLES
+            }
+        )
+        result = run_team(
+            AnalysisRequest(trait=TRAIT),
+            input_dir,
+            tmp_path / "out",
+            None,
+            sandbox="local",
+            config=config,
+            memory_path=tmp_path / "memory.sqlite",
+            seed_memory=False,
+        )
+    assert result.status == "complete"
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    geo_tasks = [t for t in provenance["tasks"] if t["role"] == "geo"]
+    assert len(geo_tasks) == 3
+    first, later = geo_tasks[0], geo_tasks[1:]
+    assert not any(v["from_memory"] for v in first["visits"])
+    for task in later:  # format-level and generic code is reused; cohort judgement never is
+        reused = {v["unit"] for v in task["visits"] if v["from_memory"]}
+        assert {"load_cohort", "normalize_genes", "link_and_assess"} <= reused
+        assert "clinical_features" not in reused
+    assert (
+        len(script.calls(role="geo", purpose="code", unit="normalize_genes")) == 1
+    )  # written once, then recalled
+    assert (
+        len([c for c in script.calls(role="domain_expert", unit="clinical_features") if "/GSE" in c.task])
+        == 3
+    )
+    usage = provenance["models"]["usage"]["by_role"]
+    assert usage["reviewer"]["calls"] > 0 and usage["geo"]["prompt_tokens"] > 0
+    assert provenance["memory"]["job"]["hits"] >= 6
+
+
+def test_stages_preprocess_then_statistics_give_the_whole_answer(synthetic_input, tmp_path):
+    import shutil
+
+    input_dir, _ = synthetic_input
+    request = AnalysisRequest(trait=TRAIT, cohorts=["GSE9900501", "GSE9900502"])
+    options = {"sandbox": "local", "config": TeamConfig(), "memory_path": tmp_path / "memory.sqlite"}
+    whole = run_team(request, input_dir, tmp_path / "whole", None, **options)
+    first = run_team(request, input_dir, tmp_path / "first", None, stage="preprocess", **options)
+    assert first.status == "preprocessed" and first.significant_genes == []
+    assert not (tmp_path / "first" / "regress").exists()
+    shutil.copytree(
+        tmp_path / "first" / "preprocess", tmp_path / "second" / "preprocess"
+    )  # what the server does
+    second = run_team(request, input_dir, tmp_path / "second", None, stage="statistics", **options)
+    assert whole.status == second.status == "complete"
+    assert [g.gene for g in second.significant_genes] == [g.gene for g in whole.significant_genes]
+    assert second.selected_cohorts == whole.selected_cohorts
+    provenance = json.loads((tmp_path / "second" / "provenance.json").read_text())
+    assert [t["role"] for t in provenance["tasks"]] == ["statistician"]
