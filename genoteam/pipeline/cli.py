@@ -64,7 +64,14 @@ def print_result(result, output: Path) -> int:
     if result.message:
         print(result.message)
     print(f"outputs: {output}")
-    return 0 if result.status in ("complete", "partial") else 3
+    return exit_code(result)
+
+
+def exit_code(result) -> int:
+    """0 when the question was answered (fully or partly), 3 for insufficient data, 1 for failure."""
+    if result.status in ("complete", "partial", "preprocessed"):
+        return 0
+    return 3 if result.status == "insufficient_data" else 1
 
 
 def _run(args: argparse.Namespace) -> int:
