@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS lookups (
 """
 
 
+def _columns(table: str) -> list[str]:
+    """The current columns of one of the memory's tables, in order (read off _SCHEMA)."""
+    with sqlite3.connect(":memory:") as db:
+        db.executescript(_SCHEMA)
+        return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+
 def toolkit_version() -> str:
     """The toolkit's version as memory compares it (major.minor): code written for 0.1 fits 0.1.x."""
     return ".".join(GENOTEAM_VERSION.split(".")[:2])
@@ -117,12 +124,33 @@ class CodeMemory:
         try:
             self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._upgrade_old_tables()
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as error:
             raise GenoteamError(
                 f"code memory {self.path} cannot be opened: {error}",
                 "delete the file to start with an empty memory (shipped snippets are re-seeded)",
             ) from None
+
+    def _upgrade_old_tables(self) -> None:
+        """Carry a memory written by an older genoteam over to the current table layout.
+
+        A column added since (e.g. `cohort`) cannot be added in place when it is part of the
+        unique key, so the old table is renamed, the new one created and the rows copied, with
+        '' for the new columns; pass/fail history and use counts are kept."""
+        with self._db:
+            for table in ("snippets", "lookups"):
+                have = [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
+                want = _columns(table)
+                if not have or have == want:
+                    continue
+                self._db.execute(f"ALTER TABLE {table} RENAME TO {table}_old")
+                self._db.executescript(_SCHEMA)
+                values = ", ".join(c if c in have else "''" for c in want)
+                self._db.execute(
+                    f"INSERT OR IGNORE INTO {table} ({', '.join(want)}) SELECT {values} FROM {table}_old"
+                )
+                self._db.execute(f"DROP TABLE {table}_old")
 
     def close(self) -> None:
         self._db.close()

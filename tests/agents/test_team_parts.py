@@ -216,3 +216,30 @@ def test_bad_config_is_refused(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(GenoteamError, match=match):
         load_team_config(path, env={})
+
+
+def test_a_memory_written_by_an_older_layout_is_carried_over(tmp_path):
+    import sqlite3
+
+    from genoteam.agents.memory import CodeMemory
+
+    path = tmp_path / "code_memory.sqlite"
+    with sqlite3.connect(path) as db:  # the layout before snippets had a cohort column
+        db.execute(
+            "CREATE TABLE snippets (id INTEGER PRIMARY KEY, role TEXT NOT NULL, unit TEXT NOT NULL, "
+            "platform TEXT NOT NULL, file_format TEXT NOT NULL, toolkit_version TEXT NOT NULL, "
+            "code TEXT NOT NULL, code_sha TEXT NOT NULL, origin TEXT NOT NULL, created REAL NOT NULL, "
+            "passes INTEGER NOT NULL DEFAULT 0, fails INTEGER NOT NULL DEFAULT 0, "
+            "uses INTEGER NOT NULL DEFAULT 0, retired INTEGER NOT NULL DEFAULT 0)"
+        )
+        db.execute(
+            "INSERT INTO snippets (role, unit, platform, file_format, toolkit_version, code, code_sha, "
+            "origin, created, passes, uses) VALUES ('geo', 'u', 'GPL96', 'soft', 'v1', 'x = 1', 'sha', "
+            "'model', 0, 3, 5)"
+        )
+    memory = CodeMemory(path)
+    memory.seed_shipped()  # failed with "no column named cohort" before the upgrade
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT cohort, passes, uses FROM snippets WHERE code_sha = 'sha'").fetchone()
+    assert row == ("", 3, 5)
+    memory.close()
