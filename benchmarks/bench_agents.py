@@ -26,13 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _results import RESULTS, write_section  # noqa: E402
+
 from genoteam.agents.engine import run_team  # noqa: E402
 from genoteam.agents.llm import RoleModel, TeamConfig  # noqa: E402
 from genoteam.agents.messages import ROLES  # noqa: E402
 from genoteam.agents.scripted_model import Script, ScriptedModelServer, competent_model  # noqa: E402
 from genoteam.pipeline.api import AnalysisRequest  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 BEGIN, END = "<!-- begin agents -->", "<!-- end agents -->"
 SHARED_INPUT = ROOT.parent / "shared" / "data" / "input"
 
@@ -201,16 +202,6 @@ def render(a: dict | None, b: dict | None, sandbox: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
-    print(f"updated {RESULTS}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohorts", type=int, default=20)
@@ -240,7 +231,8 @@ def main() -> int:
                 print(b)
     section = render(a, b, args.sandbox)
     print(section)
-    write_section(section)
+    write_section(section, BEGIN, END)
+    print(f"updated {RESULTS}")
     return 0
 
 

@@ -20,13 +20,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from _results import write_section
+
 from genoteam.sandbox.api import SandboxLimits, SessionSpec
 from genoteam.sandbox.docker_backend import docker_client
 from genoteam.sandbox.factory import open_session
 from genoteam.sandbox.image import ensure_image
 from genoteam.sandbox.pool import SessionPool
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN, END = "<!-- begin sandbox -->", "<!-- end sandbox -->"
 LIMITS = SandboxLimits(memory="512m", cpus=1.0)
 
@@ -145,17 +146,6 @@ sessions with memory {LIMITS.memory} and {LIMITS.cpus:g} CPU. Baseline: a plain
 {END}"""
 
 
-def write_section(text: str) -> None:
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in current and END in current:
-        before, rest = current.split(BEGIN, 1)
-        after = rest.split(END, 1)[1]
-        updated = before + text + after
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    RESULTS.write_text(updated)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=5)
@@ -165,7 +155,7 @@ def main() -> None:
     figures = bench(args)
     text = section(figures, args)
     print(text)
-    write_section(text)
+    write_section(text, BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
+from _results import write_section
 from mcp import Client, StdioServerParameters
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN, END = "<!-- begin server -->", "<!-- end server -->"
 STEP_ENGINES = ROOT / "tests" / "server" / "engines"
 TOOL_LIST_BYTES = [0]  # the size of the tools/list answer, measured on the first connection
@@ -190,13 +190,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in current and END in current:
-        before, rest = current.split(BEGIN, 1)
-        current = before + text + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + text + "\n"
-    RESULTS.write_text(current)
+    write_section(text, BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from _results import RESULTS, write_section
 from scipy import stats
 
 from genoteam.toolkit.stats import genotex_one_step, genotex_result, moderated_t_result, moderated_t_test
 from genoteam.toolkit.stats.design import build_design, gene_columns
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 BEGIN, END = "<!-- begin stats -->", "<!-- end stats -->"
 SHARED_INPUT = ROOT.parent / "shared" / "data" / "input"
 sys.path.insert(0, str(ROOT / "tests" / "stats"))
@@ -200,16 +200,6 @@ def genotex_chol_rows() -> list[str]:
     return rows
 
 
-def write_section(body: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{BEGIN}\n{body.rstrip()}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genotex-chol", action="store_true", help="also run GenoTEX's procedure on CHOL")
@@ -254,7 +244,8 @@ def main() -> int:
             "|---|---|---|---|---|",
             *genotex_chol_rows(),
         ]
-    write_section("\n".join(body))
+    text = "\n".join(body).rstrip()
+    write_section(f"{BEGIN}\n{text}\n{END}", BEGIN, END)
     print(f"wrote the stats section of {RESULTS}")
     return 0
 

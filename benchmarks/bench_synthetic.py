@@ -18,9 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+from _results import RESULTS, write_section
+
 BEGIN, END = "<!-- begin synthetic -->", "<!-- end synthetic -->"
 
 CHILD = r"""
@@ -94,12 +94,7 @@ def main() -> int:
     lines += [f"| {n} | {cell(t)} | {cell(b)} | {cell(g)} |" for n, t, b, g in rows]
     lines.append(END)
     section = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    write_section(section, BEGIN, END)
     print(f"updated {RESULTS}")
     return 0
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from genoteam.data.catalogue import Cohort, CohortCatalogue
+from genoteam.data.catalogue import GEO_SERIES, Cohort, CohortCatalogue
 from genoteam.server.schema import Compact
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.traits import match_tcga_cohort, parse_tcga_folder
@@ -99,6 +99,16 @@ def cohorts_for(input_dir: Path, trait: str) -> list[CohortInfo]:
             + (f"; close: {', '.join(close)}" if close else ""),
         ) from None
     return [_info(c, trait) for c in cohorts]
+
+
+def downloadable(cohort_id: str) -> bool:
+    """Whether a job may fetch this cohort from GEO when the input folder lacks it (GSE ids)."""
+    return GEO_SERIES.match(cohort_id) is not None
+
+
+def unknown_cohorts(requested: list[str] | None, known: set[str]) -> list[str]:
+    """Requested ids that are neither cohorts of the input folder nor GEO series a job downloads."""
+    return sorted(c for c in set(requested or []) - known if not downloadable(c))
 
 
 def known_cohort_ids(input_dir: Path, trait: str) -> set[str]:

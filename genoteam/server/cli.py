@@ -7,6 +7,7 @@ can set everything, and secrets, through env.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from genoteam.server.config import ServerConfig, default_workspace, env
@@ -24,6 +25,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_workers=int(args.max_workers),
         default_wait_s=float(args.wait),
         allowed_hosts=[h.strip() for h in (args.allowed_hosts or "").split(",") if h.strip()],
+        geo_base_url=args.geo_base_url or None,
     ).check()
 
 
@@ -33,6 +35,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     config.workspace.mkdir(parents=True, exist_ok=True)
+    if config.geo_base_url:  # job workers inherit the environment, and fetch from there
+        os.environ["GENOTEAM_GEO_BASE_URL"] = config.geo_base_url
     serve(build_server(config), config)
     return 0
 
@@ -89,6 +93,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--allowed-hosts",
         default=env("ALLOWED_HOSTS"),
         help="extra Host header values, comma-separated (GENOTEAM_ALLOWED_HOSTS)",
+    )
+    serve.add_argument(
+        "--geo-base-url",
+        default=env("GEO_BASE_URL"),
+        help="GEO mirror for series missing from --input (GENOTEAM_GEO_BASE_URL; default NCBI; "
+        "GENOTEAM_OFFLINE=1 forbids downloads)",
     )
     serve.set_defaults(func=run_serve)
 

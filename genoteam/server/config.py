@@ -45,6 +45,7 @@ class ServerConfig:
     max_workers: int = 2
     default_wait_s: float = DEFAULT_WAIT_S
     allowed_hosts: list[str] = field(default_factory=list)  # extra Host header values (http)
+    geo_base_url: str | None = None  # where missing GEO series are downloaded from (None: NCBI)
 
     def check(self) -> ServerConfig:
         """Refuse unsafe or impossible settings with what to do instead."""
@@ -71,6 +72,11 @@ class ServerConfig:
             raise GenoteamError(
                 f"the input folder {self.input_dir} does not exist",
                 "pass --input DIR with GEO/ and TCGA/ inside",
+            )
+        if self.geo_base_url is not None and not self.geo_base_url.startswith(("http://", "https://")):
+            raise GenoteamError(
+                f"GEO base URL {self.geo_base_url!r} is not http(s)",
+                "pass --geo-base-url https://... (a mirror of GEO's /geo/ tree), or leave it unset for NCBI",
             )
         return self
 

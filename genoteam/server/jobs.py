@@ -100,6 +100,26 @@ def request_hash(kind: str, request: AnalysisRequest, engine: str, input_dir: st
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def _read_files(job_dir: Path) -> JobRecord | None:
+    """The job's spec and status as written, or None when the job folder is not (or no longer) there."""
+    try:
+        spec = JobSpec.model_validate_json((job_dir / "job.json").read_text())
+        status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
+    except FileNotFoundError:
+        return None
+    return JobRecord(spec=spec, status=status)
+
+
+def _worker_gone(status: JobStatus) -> bool:
+    """A queued/running job whose worker process no longer runs; a worker just spawned gets
+    SPAWN_GRACE_S to record its pid before it counts as gone."""
+    if status.state in TERMINAL:
+        return False
+    if status.pid is None:
+        return not (status.spawned_at and time.time() - status.spawned_at < SPAWN_GRACE_S)
+    return not procs.is_alive(status.pid, status.pid_start)
+
+
 class JobStore:
     """Create, find, list and cancel jobs in one workspace."""
 
@@ -131,27 +151,18 @@ class JobStore:
 
     # ---- reading -------------------------------------------------------------------------
     def _read(self, job_dir: Path) -> JobRecord | None:
-        try:
-            spec = JobSpec.model_validate_json((job_dir / "job.json").read_text())
-            status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
-        except FileNotFoundError:
-            return None
-        return JobRecord(spec=spec, status=self._check_alive(job_dir, status))
+        record = _read_files(job_dir)
+        if record is not None:
+            record.status = self._check_alive(job_dir, record.status)
+        return record
 
     def _check_alive(self, job_dir: Path, status: JobStatus) -> JobStatus:
         """A queued/running job whose worker is gone was interrupted: record it once."""
-        if status.state in TERMINAL:
-            return status
-        if status.pid is None:
-            if status.spawned_at and time.time() - status.spawned_at < SPAWN_GRACE_S:
-                return status
-        elif procs.is_alive(status.pid, status.pid_start):
+        if not _worker_gone(status):
             return status
         with self._locked():
             fresh = JobStatus.model_validate_json((job_dir / "status.json").read_text())
-            if fresh.state in TERMINAL or (fresh.pid and procs.is_alive(fresh.pid, fresh.pid_start)):
-                return fresh
-            if fresh.pid is None and fresh.spawned_at and time.time() - fresh.spawned_at < SPAWN_GRACE_S:
+            if not _worker_gone(fresh):
                 return fresh
             fresh.state = "interrupted"
             fresh.error = (
@@ -227,18 +238,10 @@ class JobStore:
         return JobRecord(spec=spec, status=status), True
 
     def _read_unlocked(self, job_dir: Path) -> JobRecord | None:
-        try:
-            spec = JobSpec.model_validate_json((job_dir / "job.json").read_text())
-            status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
-        except FileNotFoundError:
-            return None
-        if status.state not in TERMINAL and not procs.is_alive(status.pid, status.pid_start):
-            young = (
-                status.pid is None and status.spawned_at and time.time() - status.spawned_at < SPAWN_GRACE_S
-            )
-            if not young:
-                status.state = "interrupted"
-        return JobRecord(spec=spec, status=status)
+        record = _read_files(job_dir)
+        if record is not None and _worker_gone(record.status):
+            record.status.state = "interrupted"
+        return record
 
     def _spawn(self, job_dir: Path) -> None:
         """Start the worker detached (own session), so it outlives this server process."""

@@ -77,12 +77,12 @@ class Service:
         known = catalog.known_cohort_ids(input_dir, request.trait)  # an unknown trait fails now, not later
         if request.condition and request.condition not in CLINICAL_CONDITIONS:
             known |= catalog.known_cohort_ids(input_dir, request.condition)
-        unknown = sorted(set(request.cohorts or []) - known)
+        unknown = catalog.unknown_cohorts(request.cohorts, known)  # a missing GSE is downloaded by the job
         if unknown:
             raise GenoteamError(
                 f"cohort(s) {', '.join(unknown)} are not cohorts of {request.trait} in the input folder",
-                f"use cohorts list_cohorts(trait='{request.trait}') shows ({', '.join(sorted(known))}); a GEO series "
-                f"that is not there must be placed under GEO/{request.trait}/<GSE>/ (the engines do not download yet)",
+                f"use cohorts list_cohorts(trait='{request.trait}') shows ({', '.join(sorted(known))}); a GEO "
+                f"series (GSE...) missing from the input folder is downloaded by the job; other cohorts must be there",
             )
         name = self.engine_name()
         target = engines.resolve_target(name)

@@ -19,13 +19,21 @@ import traceback
 from pathlib import Path
 from typing import IO
 
-from genoteam.pipeline.api import AnalysisResult
+from genoteam.data.overlay import (
+    AccessionNote,
+    GeoFetcher,
+    env_offline,
+    input_with_accessions,
+    series_accession,
+)
+from genoteam.pipeline.api import AnalysisResult, CohortOutcome
 from genoteam.server import procs
 from genoteam.server.engines import load_target
 from genoteam.server.jobs import JobSpec, JobStatus, now_iso, write_json_atomic
 from genoteam.toolkit.errors import GenoteamError
 
 PROGRESS_EVERY_S = 0.25
+GEO_CACHE_DIR = "geo_cache"  # under the workspace: series downloaded once serve every job
 
 
 class StatusWriter:
@@ -88,24 +96,66 @@ def copy_preprocessed(workspace: Path, spec: JobSpec, output_dir: Path) -> list[
     return sorted(set(used))
 
 
+def job_input(spec: JobSpec, job_dir: Path, status: StatusWriter) -> tuple[Path, list[AccessionNote]]:
+    """The folder the engine reads: the input folder, or an overlay adding the GEO series the
+    request names that the input lacks (fetched into <workspace>/geo_cache, once per workspace)."""
+    request = spec.request
+    if not request.cohorts or spec.kind == "statistics":  # statistics read earlier jobs' output only
+        return Path(spec.input_dir), []
+    fetch = GeoFetcher(cache_dir=job_dir.parent.parent / GEO_CACHE_DIR, offline=env_offline())
+    return input_with_accessions(
+        spec.input_dir,
+        request.trait,
+        request.cohorts,
+        job_dir,
+        fetch,
+        also_in=[request.condition] if request.condition else [],
+        progress=lambda message: status.update(message=message),
+    )
+
+
+def with_download_notes(result: AnalysisResult, notes: list[AccessionNote], trait: str) -> AnalysisResult:
+    """Record what happened to downloaded series: failures become failed cohorts (partial result)."""
+    if not notes:
+        return result
+    failed = [n for n in notes if n.failed]
+    cohorts = result.cohorts + [
+        CohortOutcome(cohort=n.accession, trait=trait, usable=False, error=n.detail) for n in failed
+    ]
+    status = "partial" if failed and result.status == "complete" else result.status
+    message = "; ".join(filter(None, [result.message, *(str(n) for n in notes)]))
+    return result.model_copy(update={"cohorts": cohorts, "status": status, "message": message})
+
+
 def run_engine(spec: JobSpec, job_dir: Path, status: StatusWriter) -> AnalysisResult:
     engine = load_target(spec.engine_target)
     output_dir = job_dir / "output"
     output_dir.mkdir(exist_ok=True)
     staged = "stage" in inspect.signature(engine).parameters
+    input_dir, notes = job_input(spec, job_dir, status)
+    failed = {n.accession for n in notes if n.failed}
+    if (
+        failed and {series_accession(c) or c for c in spec.request.cohorts or []} <= failed
+    ):  # nothing left to analyse
+        raise GenoteamError(
+            "none of the requested cohorts is available: " + "; ".join(str(n) for n in notes if n.failed),
+            "check the network or GENOTEAM_GEO_BASE_URL (serve --geo-base-url), or place the series under "
+            f"<input>/GEO/{spec.request.trait}/<GSE>/",
+        )
 
     def progress(fraction: float, message: str) -> None:
         status.update(force=False, progress=max(0.0, min(1.0, float(fraction))), message=str(message)[:300])
 
-    args = (spec.request, Path(spec.input_dir), output_dir, progress)
+    args = (spec.request, input_dir, output_dir, progress)
     if spec.kind == "analyze":
-        return engine(*args)
+        return with_download_notes(engine(*args), notes, spec.request.trait)
     if spec.kind == "preprocess":
         if staged:
-            return engine(*args, stage="preprocess")
+            return with_download_notes(engine(*args, stage="preprocess"), notes, spec.request.trait)
         result = engine(*args)
         note = f"engine {spec.engine} has no preprocess-only stage: ran the whole analysis restricted to the cohort"
-        return result.model_copy(update={"message": f"{result.message} ({note})".strip()})
+        result = result.model_copy(update={"message": f"{result.message} ({note})".strip()})
+        return with_download_notes(result, notes, spec.request.trait)
     used = copy_preprocessed(job_dir.parent.parent, spec, output_dir)
     if not staged:
         raise GenoteamError(

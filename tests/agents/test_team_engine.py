@@ -15,7 +15,7 @@ import pytest
 
 from genoteam.agents.engine import run_team
 from genoteam.agents.llm import TeamConfig
-from genoteam.pipeline.api import AnalysisRequest
+from genoteam.pipeline.api import AnalysisRequest, AnalysisResult, ProgressCallback
 from genoteam.pipeline.reference import run_reference
 
 KIDNEY = "Kidney_Clear_Cell_Carcinoma"
@@ -35,6 +35,28 @@ def kidney_input(shared_input, tmp_path) -> Path:
     kirc = "TCGA_Kidney_Clear_Cell_Carcinoma_(KIRC)"
     shutil.copytree(shared_input / "TCGA" / kirc, root / "TCGA" / kirc)  # clinical matrix only: no expression
     return root
+
+
+def _offline_team(
+    request: AnalysisRequest,
+    input_dir: Path,
+    output_dir: Path,
+    memory_dir: Path,
+    sandbox: str = "local",
+    progress: ProgressCallback | None = None,
+    image: str | None = None,
+) -> AnalysisResult:
+    """run_team as every test here runs it: the offline roles (no model) and a fresh code memory."""
+    return run_team(
+        request,
+        input_dir,
+        output_dir,
+        progress,
+        sandbox=sandbox,
+        config=TeamConfig(),
+        memory_path=memory_dir / "memory.sqlite",
+        sandbox_image=image,
+    )
 
 
 def _f1(a: set[str], b: set[str]) -> float:
@@ -73,15 +95,14 @@ def test_kidney_team_in_docker_matches_reference_and_isolates_a_broken_cohort(
     request = AnalysisRequest(trait=KIDNEY)
     team_out, ref_out = tmp_path / "team", tmp_path / "reference"
     steps: list[float] = []
-    team = run_team(
+    team = _offline_team(
         request,
         kidney_input,
         team_out,
-        lambda f, m: steps.append(f),
+        tmp_path,
         sandbox="docker",
-        config=TeamConfig(),
-        memory_path=tmp_path / "memory.sqlite",
-        sandbox_image=image,
+        progress=lambda f, m: steps.append(f),
+        image=image,
     )
     reference = run_reference(request, kidney_input, ref_out)
 
@@ -120,15 +141,7 @@ def test_no_usable_cohort_is_insufficient_data_naming_each_cohort(shared_input, 
     shutil.copytree(shared_input / "TCGA" / dlbc, root / "TCGA" / dlbc)
     _corrupt_series(root / "GEO" / "Large_Bcell_Lymphoma" / "GSE999")
     out = tmp_path / "out"
-    result = run_team(
-        AnalysisRequest(trait="Large_Bcell_Lymphoma"),
-        root,
-        out,
-        None,
-        sandbox="local",
-        config=TeamConfig(),
-        memory_path=tmp_path / "memory.sqlite",
-    )
+    result = _offline_team(AnalysisRequest(trait="Large_Bcell_Lymphoma"), root, out, tmp_path)
 
     assert result.status == "insufficient_data"
     assert result.significant_genes == [] and result.selected_cohorts == []
@@ -146,15 +159,7 @@ def test_no_usable_cohort_is_insufficient_data_naming_each_cohort(shared_input, 
 def test_when_every_cohort_fails_the_job_failed_and_says_why(tmp_path):
     root = tmp_path / "input"
     _corrupt_series(root / "GEO" / "Some_Trait" / "GSE999")
-    result = run_team(
-        AnalysisRequest(trait="Some_Trait"),
-        root,
-        tmp_path / "out",
-        None,
-        sandbox="local",
-        config=TeamConfig(),
-        memory_path=tmp_path / "memory.sqlite",
-    )
+    result = _offline_team(AnalysisRequest(trait="Some_Trait"), root, tmp_path / "out", tmp_path)
     assert result.status == "failed"
     assert "every cohort failed" in result.message and "Some_Trait/GSE999" in result.message
     assert result.cohorts[0].error and "load_cohort failed" in result.cohorts[0].error
@@ -168,16 +173,7 @@ def test_chol_team_in_docker_agrees_with_reference(shared_input, tmp_path, docke
 
     image = ensure_image(docker_engine, progress=lambda line: None).id
     request = AnalysisRequest(trait="Bile_Duct_Cancer")
-    team = run_team(
-        request,
-        shared_input,
-        tmp_path / "team",
-        None,
-        sandbox="docker",
-        config=TeamConfig(),
-        memory_path=tmp_path / "memory.sqlite",
-        sandbox_image=image,
-    )
+    team = _offline_team(request, shared_input, tmp_path / "team", tmp_path, sandbox="docker", image=image)
     reference = run_reference(request, shared_input, tmp_path / "reference")
     assert team.status == reference.status == "complete"
     assert team.selected_cohorts == reference.selected_cohorts == ["TCGA"]
@@ -199,12 +195,4 @@ def test_an_output_folder_with_old_results_is_refused(tmp_path):
     (tmp_path / "out" / "preprocess").mkdir(parents=True)
     (tmp_path / "input" / "GEO" / "T" / "GSE1").mkdir(parents=True)
     with pytest.raises(GenoteamError, match="already holds results"):
-        run_team(
-            AnalysisRequest(trait="T"),
-            tmp_path / "input",
-            tmp_path / "out",
-            None,
-            sandbox="local",
-            config=TeamConfig(),
-            memory_path=tmp_path / "memory.sqlite",
-        )
+        _offline_team(AnalysisRequest(trait="T"), tmp_path / "input", tmp_path / "out", tmp_path)

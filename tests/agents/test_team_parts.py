@@ -23,6 +23,19 @@ from genoteam.toolkit.errors import GenoteamError
 # ---------------------------------------------------------------- messages
 
 
+def _proposal(recipient: str, in_reply_to: str | None) -> CodeProposal:
+    """The domain expert's code for unit u of task t; the routing tests vary only where it goes."""
+    return CodeProposal(
+        sender="domain_expert",
+        recipient=recipient,
+        task_id="t",
+        in_reply_to=in_reply_to,
+        unit="u",
+        code="x=1",
+        source="model",
+    )
+
+
 def test_routes_allow_the_protocol_and_refuse_the_rest(tmp_path):
     bus = MessageBus("j1", tmp_path / "m.jsonl")
     bus.send(
@@ -38,34 +51,10 @@ def test_routes_allow_the_protocol_and_refuse_the_rest(tmp_path):
         CodeRequest(sender="geo", recipient="domain_expert", task_id="t", unit="u", instructions="i")
     )
     with pytest.raises(RoutingError, match="must answer a recorded code_request"):
-        bus.send(
-            CodeProposal(
-                sender="domain_expert", recipient="geo", task_id="t", unit="u", code="x=1", source="model"
-            )
-        )
+        bus.send(_proposal("geo", in_reply_to=None))
     with pytest.raises(RoutingError, match="go back to the sender"):
-        bus.send(
-            CodeProposal(
-                sender="domain_expert",
-                recipient="tcga",
-                task_id="t",
-                in_reply_to=request.id,
-                unit="u",
-                code="x=1",
-                source="model",
-            )
-        )
-    bus.send(
-        CodeProposal(
-            sender="domain_expert",
-            recipient="geo",
-            task_id="t",
-            in_reply_to=request.id,
-            unit="u",
-            code="x=1",
-            source="model",
-        )
-    )
+        bus.send(_proposal("tcga", in_reply_to=request.id))
+    bus.send(_proposal("geo", in_reply_to=request.id))
     view = AttemptView(
         unit="u", instructions="i", attempt=1, code="x=1", status="ok", output="", author="geo"
     )

@@ -6,6 +6,8 @@ layers are rebuilt); every session a test opens is closed at teardown even when 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +27,22 @@ Opener = Callable[..., KernelSession]
 @pytest.fixture(scope="session")
 def small_limits() -> SandboxLimits:
     return TEST_LIMITS
+
+
+@pytest.fixture(scope="session")
+def sandbox_run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `genoteam sandbox run SCRIPT ARGS` in a fresh process, as a user would; output captured as text."""
+
+    def run(script: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "genoteam", "sandbox", "run", str(script), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -353,34 +353,15 @@ def test_sigterm_closes_the_session(docker_engine, sandbox_image_id, tmp_path):
     assert _containers_of(docker_engine, job) == []
 
 
-def test_sandbox_run_cli_prints_the_structured_result(sandbox_image_id, tmp_path):
+def test_sandbox_run_cli_prints_the_structured_result(sandbox_image_id, sandbox_run_cli, tmp_path):
     script = tmp_path / "check.py"
     script.write_text("import os\nprint(sorted(os.listdir('/input/data')))\nraise ValueError('on purpose')\n")
     data = tmp_path / "data"
     data.mkdir()
     (data / "x.csv").write_text("1\n")
     env = dict(os.environ, GENOTEAM_SANDBOX_IMAGE=sandbox_image_id)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genoteam",
-            "sandbox",
-            "run",
-            str(script),
-            "--timeout",
-            "30",
-            "--memory",
-            "256m",
-            "--input",
-            str(data),
-            "--backend",
-            "docker",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+    out = sandbox_run_cli(
+        script, "--timeout", "30", "--memory", "256m", "--input", str(data), "--backend", "docker", env=env
     )
     assert out.returncode == 1, out.stderr
     report = json.loads(out.stdout)

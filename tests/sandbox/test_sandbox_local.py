@@ -219,26 +219,10 @@ def test_image_tags_depend_on_sources_base_and_ca():
     assert tag != image_tag("sha256:aaa", b"ca", "0" * 64)
 
 
-def test_sandbox_run_cli_with_the_local_backend(tmp_path):
+def test_sandbox_run_cli_with_the_local_backend(sandbox_run_cli, tmp_path):
     script = tmp_path / "hello.py"
     script.write_text("import sys\nprint('hello from', sys.argv[0] if sys.argv else 'kernel')\n")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genoteam",
-            "sandbox",
-            "run",
-            str(script),
-            "--backend",
-            "local",
-            "--timeout",
-            "20",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = sandbox_run_cli(script, "--backend", "local", "--timeout", "20")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["backend"] == "local" and report["status"] == "ok"

@@ -47,8 +47,14 @@ def server_env(input_dir: Path, workspace: Path, **extra: str) -> dict[str, str]
     return env
 
 
+def serve_argv(*args: str) -> list[str]:
+    """`genoteam serve ARGS` run by this interpreter, as every server test and client starts it."""
+    return [sys.executable, "-m", "genoteam", "serve", *args]
+
+
 def stdio_params(env: dict[str, str], *args: str) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-m", "genoteam", "serve", *args], env=env)
+    command, *rest = serve_argv(*args)
+    return StdioServerParameters(command=command, args=rest, env=env)
 
 
 def free_port() -> int:
@@ -62,19 +68,7 @@ def http_server(env: dict[str, str], *args: str, host: str = "127.0.0.1") -> Ite
     """Run `genoteam serve --transport http` on a free loopback port; yield its MCP URL."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "genoteam",
-            "serve",
-            "--transport",
-            "http",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            *args,
-        ],
+        serve_argv("--transport", "http", "--host", host, "--port", str(port), *args),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from mcp_server_procs import ENGINES_DIR, PROJECT_ROOT, VENVS, need_tool, step_engine_env
+from mcp_server_procs import ENGINES_DIR, PROJECT_ROOT, VENVS, need_tool, serve_argv, step_engine_env
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
 STEP_ENV = step_engine_env(
@@ -110,10 +110,7 @@ def test_mcp_inspector_cli_lists_tools_and_calls_one(shared_input, workspace):
         f"GENOTEAM_INPUT={shared_input}",
         "-e",
         f"GENOTEAM_WORKSPACE={workspace}",
-        sys.executable,
-        "-m",
-        "genoteam",
-        "serve",
+        *serve_argv(),
     ]
     base = ["npx", "--no-install", "@modelcontextprotocol/inspector", "--cli", *server]
 

@@ -133,7 +133,7 @@ def test_failed_job_says_why_and_resubmission_restarts_it(step_config, step_engi
         ("analyze_trait", {"trait": "No_Such_Trait"}, "no cohorts for trait"),
         (
             "analyze_trait",
-            {"trait": "Bile_Duct_Cancer", "cohorts": ["GSE999999"]},
+            {"trait": "Bile_Duct_Cancer", "cohorts": ["KIRC"]},
             "not cohorts of Bile_Duct_Cancer",
         ),
         ("get_job", {"job_id": "../../etc"}, "job_id"),

@@ -8,7 +8,6 @@ the bearer token on HTTP.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import anyio
@@ -16,13 +15,23 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_server_procs import PROJECT_ROOT, http_server, server_env, stdio_params, step_engine_env
+from mcp_server_procs import PROJECT_ROOT, http_server, serve_argv, server_env, stdio_params, step_engine_env
 
 from genoteam.sandbox.lifecycle import LABEL_JOB
 from genoteam.server import procs
 from genoteam.server.jobs import JobStore
 
 TOKEN = "t0ps3cret-t0ken-for-tests-only"
+
+
+def steps_server_env(input_dir: Path, workspace: Path, steps: int, **extra: str) -> dict[str, str]:
+    """The real server's environment with the step engine: `steps` steps of 0.5 s each."""
+    return server_env(
+        input_dir,
+        workspace,
+        GENOTEAM_ENGINE="steps",
+        **step_engine_env(GENOTEAM_STEP_ENGINE_STEPS=str(steps), GENOTEAM_STEP_ENGINE_STEP_S="0.5", **extra),
+    )
 
 
 async def wait_running(client, job_id: str, timeout_s: float = 60) -> dict:
@@ -55,12 +64,7 @@ def local_image(docker_engine) -> str:
 
 
 def test_stdio_worker_outlives_the_server_and_a_new_server_finishes_serving_it(shared_input, workspace):
-    env = server_env(
-        shared_input,
-        workspace,
-        GENOTEAM_ENGINE="steps",
-        **step_engine_env(GENOTEAM_STEP_ENGINE_STEPS="8", GENOTEAM_STEP_ENGINE_STEP_S="0.5"),
-    )
+    env = steps_server_env(shared_input, workspace, steps=8)
 
     async def first_server():
         async with Client(stdio_params(env)) as client:
@@ -89,12 +93,7 @@ def test_stdio_worker_outlives_the_server_and_a_new_server_finishes_serving_it(s
 
 
 def test_killed_worker_is_reported_interrupted_and_restarts_on_resubmit(shared_input, workspace):
-    env = server_env(
-        shared_input,
-        workspace,
-        GENOTEAM_ENGINE="steps",
-        **step_engine_env(GENOTEAM_STEP_ENGINE_STEPS="40", GENOTEAM_STEP_ENGINE_STEP_S="0.5"),
-    )
+    env = steps_server_env(shared_input, workspace, steps=40)
 
     async def main():
         async with Client(stdio_params(env)) as client:
@@ -118,16 +117,7 @@ def test_killed_worker_is_reported_interrupted_and_restarts_on_resubmit(shared_i
 
 def test_http_loopback_cancel_stops_worker_and_containers(shared_input, workspace, docker_engine):
     image = local_image(docker_engine)
-    env = server_env(
-        shared_input,
-        workspace,
-        GENOTEAM_ENGINE="steps",
-        **step_engine_env(
-            GENOTEAM_STEP_ENGINE_STEPS="200",
-            GENOTEAM_STEP_ENGINE_STEP_S="0.5",
-            GENOTEAM_STEP_ENGINE_IMAGE=image,
-        ),
-    )
+    env = steps_server_env(shared_input, workspace, steps=200, GENOTEAM_STEP_ENGINE_IMAGE=image)
 
     async def main(url):
         async with Client(url) as client:
@@ -206,18 +196,7 @@ def test_http_host_header_check_and_bearer_token(shared_input, workspace):
 
 def test_non_loopback_bind_without_token_is_refused(workspace):
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genoteam",
-            "serve",
-            "--transport",
-            "http",
-            "--host",
-            "0.0.0.0",
-            "--workspace",
-            str(workspace),
-        ],
+        serve_argv("--transport", "http", "--host", "0.0.0.0", "--workspace", str(workspace)),
         capture_output=True,
         text=True,
         timeout=60,
