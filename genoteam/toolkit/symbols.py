@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from genoteam.toolkit.errors import InputFileError
@@ -131,9 +132,7 @@ def normalize_gene_symbols(
     resolved = pd.Series([table.resolve(name) for name in names], index=range(len(names)), dtype=object)
     known = resolved.notna().to_numpy()
     renamed_mask = known & (resolved.to_numpy() != names.to_numpy())
-    kept = df.iloc[known]
-    kept.index = pd.Index(resolved[known].to_list(), name=df.index.name or "Gene")
-    merged = kept.groupby(level=0, sort=True).mean()
+    merged = _average_duplicates(df, known, resolved.to_numpy(), df.index.name or "Gene")
     dropped = names[~known]
     report = NormalizationReport(
         rows_in=len(df),
@@ -149,3 +148,31 @@ def normalize_gene_symbols(
         },
     )
     return merged, report
+
+
+def _average_duplicates(
+    df: pd.DataFrame, known: np.ndarray, names: np.ndarray, index_name: str
+) -> pd.DataFrame:
+    """The known rows of `df` renamed to `names`, sorted by name, rows sharing a name averaged
+    (NaN skipped): `groupby(level=0, sort=True).mean()` of the renamed rows (a merged value may
+    differ from a whole-table groupby in its last bit: pandas' summation order depends on shape).
+
+    Why not that groupby: on a 20,000 x 2,000 TCGA table it took ~2 s and a transient ~4x the
+    table (1.2 GB, the pipeline's peak); here only the rows of repeated names are grouped and the
+    rest is one row selection (~0.3 GB, ~1 s). Tables that are not all float64 keep the groupby."""
+    if not known.any() or not all(t == np.float64 for t in df.dtypes):
+        kept = df.iloc[known]
+        kept.index = pd.Index(names[known].tolist(), name=index_name)
+        return kept.groupby(level=0, sort=True).mean()
+    positions = np.flatnonzero(known)
+    positions = positions[np.argsort(names[positions], kind="stable")]
+    index = pd.Index(names[positions].tolist(), name=index_name)
+    first = ~index.duplicated(keep="first")
+    data = df.to_numpy()  # a view when the table is one float block, as the readers give it
+    values = data[positions[first]]  # one row per name, in name order: the only full copy
+    repeated = index.duplicated(keep=False)
+    if repeated.any():
+        subset = pd.DataFrame(data[positions[repeated]], index=index[repeated], columns=df.columns)
+        means = subset.groupby(level=0, sort=True).mean()
+        values[index[first].get_indexer(means.index)] = means.to_numpy()
+    return pd.DataFrame(values, index=index[first], columns=df.columns, copy=False)
