@@ -36,11 +36,17 @@ from genoteam.pipeline.api import (
     AnalysisRequest,
     AnalysisResult,
     CohortOutcome,
-    GeneHit,
     ProgressCallback,
     Stage,
 )
 from genoteam.pipeline.reference import recorded_outcomes
+from genoteam.pipeline.results import (
+    failure_summary,
+    gene_hits,
+    outcome_from_record,
+    preprocessed_message,
+    unusable_reasons,
+)
 from genoteam.sandbox import SessionSpec, open_session
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import OutputLayout
@@ -321,16 +327,12 @@ class TeamRun:
                 sample_size=entry.get("sample_size"),
                 error=record.reason,
             )
-        note = entry.get("note") or ""
+        outcome = outcome_from_record(task.output_id, task.entity, entry)
         if record.status == "stopped":
-            note = record.reason + (f" ({note})" if note and note not in record.reason else "")
-        return CohortOutcome(
-            cohort=task.output_id,
-            trait=task.entity,
-            usable=bool(entry.get("is_usable")),
-            sample_size=entry.get("sample_size"),
-            note=note[:2_000],
-        )
+            note = entry.get("note") or ""
+            outcome.note = record.reason + (f" ({note})" if note and note not in record.reason else "")
+        outcome.note = outcome.note[:2_000]
+        return outcome
 
     def _answer(self, outcomes: list[CohortOutcome]) -> AnalysisResult:
         request = self.request
@@ -394,41 +396,23 @@ class TeamRun:
             )
         path = OutputLayout(self.output_dir).significant_genes_path(request.trait, request.condition)
         answer = json.loads(path.read_text())
-        genes = answer["significant_genes"]
-        hits = [
-            GeneHit(
-                gene=str(gene),
-                coefficient=float(genes["Coefficient"][i]),
-                p_value=float(genes["p_value"][i]) if "p_value" in genes else None,
-                q_value=float(genes["q_value"][i]) if "q_value" in genes else None,
-            )
-            for i, gene in enumerate(genes["Variable"])
-        ]
-        failed = [o for o in outcomes if o.error]
-        message = ("; ".join(f"{o.trait}/{o.cohort} failed: {o.error}" for o in failed)) if failed else ""
+        failures = failure_summary(outcomes)
         return self._result(
-            "partial" if failed else "complete",
+            "partial" if failures else "complete",
             outcomes,
             list((answer.get("cohorts") or {}).values()),
-            hits,
-            message,
+            gene_hits(answer["significant_genes"]),
+            failures,
             method=answer.get("method") or request.method,
         )
 
     def _preprocessed(self, outcomes: list[CohortOutcome]) -> AnalysisResult:
-        usable = [o for o in outcomes if o.usable and o.trait == self.request.trait]
-        failed = [o for o in outcomes if o.error]
-        message = f"preprocessing only: {len(usable)} usable cohort(s) of {len(outcomes)}"
-        if failed:
-            message += f"; {len(failed)} failed: " + "; ".join(f"{o.cohort}: {o.error}" for o in failed)
-        return self._result("preprocessed", outcomes, [], [], message)
+        return self._result(
+            "preprocessed", outcomes, [], [], preprocessed_message(self.request.trait, outcomes)
+        )
 
     def _insufficient(self, outcomes: list[CohortOutcome], why: str) -> AnalysisResult:
-        reasons = [
-            f"{o.trait}/{o.cohort}: {(o.error or o.note or 'not usable')[:400]}"
-            for o in outcomes
-            if not o.usable
-        ]
+        reasons = unusable_reasons(outcomes)
         skipped = [
             f"{name}: {why_skipped}"
             for name, why_skipped in (self.state.plan.skipped.items() if self.state.plan else [])

@@ -18,13 +18,19 @@ from genoteam.pipeline.api import (
     AnalysisRequest,
     AnalysisResult,
     CohortOutcome,
-    GeneHit,
     ProgressCallback,
     Stage,
 )
+from genoteam.pipeline.results import (
+    failure_summary,
+    gene_hits,
+    outcome_from_record,
+    preprocessed_message,
+    unusable_reasons,
+)
 from genoteam.toolkit import layout
 from genoteam.toolkit.cohort_info import read_cohort_info
-from genoteam.toolkit.cohort_steps import CohortPreprocessResult, usability_verdict
+from genoteam.toolkit.cohort_steps import CohortPreprocessResult
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.geo import read_geo_cohort, split_by_platform
 from genoteam.toolkit.preprocess_geo import preprocess_geo_cohort
@@ -64,16 +70,7 @@ def _outcomes(cohort: Cohort, trait: str, output_root: Path) -> list[CohortOutco
         return [
             CohortOutcome(cohort=cohort.output_id, trait=trait, usable=False, error=f"unexpected: {detail}")
         ]
-    return [
-        CohortOutcome(
-            cohort=r.cohort_id,
-            trait=trait,
-            usable=r.is_usable,
-            sample_size=r.record.get("sample_size"),
-            note=f"{usability_verdict(r.record)}; {r.record.get('note') or '; '.join(r.notes[-2:])}",
-        )
-        for r in results
-    ]
+    return [outcome_from_record(r.cohort_id, trait, r.record, "; ".join(r.notes[-2:])) for r in results]
 
 
 def _traits_to_preprocess(request: AnalysisRequest) -> list[str]:
@@ -82,20 +79,25 @@ def _traits_to_preprocess(request: AnalysisRequest) -> list[str]:
     return [request.trait]
 
 
+def planned_cohorts(request: AnalysisRequest, catalogue: CohortCatalogue) -> list[tuple[str, Cohort]]:
+    """(trait, cohort) pairs to preprocess, in a stable order: every cohort of the trait (only
+    the requested ones when the request names cohorts) and of a condition trait."""
+    return [
+        (trait, cohort)
+        for trait in _traits_to_preprocess(request)
+        for cohort in catalogue.cohorts_for_trait(trait)
+        if not (request.cohorts and trait == request.trait and not _wanted(cohort, request.cohorts))
+    ]
+
+
 def preprocess_all(
-    request: AnalysisRequest,
-    catalogue: CohortCatalogue,
-    output_root: Path,
-    progress: Callable[[str], None],
+    planned: list[tuple[str, Cohort]], output_root: Path, progress: Callable[[str], None]
 ) -> list[CohortOutcome]:
-    """Preprocess every cohort of the trait (and of a condition trait), in a stable order."""
+    """Preprocess the planned cohorts one after the other; a failure stays with its cohort."""
     outcomes: list[CohortOutcome] = []
-    for trait in _traits_to_preprocess(request):
-        for cohort in catalogue.cohorts_for_trait(trait):
-            if request.cohorts and trait == request.trait and not _wanted(cohort, request.cohorts):
-                continue
-            progress(f"preprocessing {trait}/{cohort.id}")
-            outcomes += _outcomes(cohort, trait, output_root)
+    for trait, cohort in planned:
+        progress(f"preprocessing {trait}/{cohort.id}")
+        outcomes += _outcomes(cohort, trait, output_root)
     return outcomes
 
 
@@ -107,7 +109,7 @@ def _wanted(cohort: Cohort, wanted: list[str]) -> bool:
 def _insufficient(
     request: AnalysisRequest, outcomes: list[CohortOutcome], output_dir: Path, why: str
 ) -> AnalysisResult:
-    reasons = [f"{o.trait}/{o.cohort}: {o.error or o.note.split(';')[0]}" for o in outcomes if not o.usable]
+    reasons = unusable_reasons(outcomes)
     return AnalysisResult(
         trait=request.trait,
         condition=request.condition,
@@ -121,24 +123,6 @@ def _insufficient(
     )
 
 
-def gene_hits(significant) -> list[GeneHit]:
-    """The significant-gene table as GeneHits, in order (column-wise: a row loop is ~20x slower)."""
-    n = len(significant)
-    p_values = significant["p_value"] if "p_value" in significant else [None] * n
-    q_values = significant["q_value"] if "q_value" in significant else [None] * n
-    return [
-        GeneHit(
-            gene=str(gene),
-            coefficient=float(coef),
-            p_value=None if p is None else float(p),
-            q_value=None if q is None else float(q),
-        )
-        for gene, coef, p, q in zip(
-            significant["Variable"], significant["Coefficient"], p_values, q_values, strict=True
-        )
-    ]
-
-
 def recorded_outcomes(request: AnalysisRequest, output_dir: Path) -> list[CohortOutcome]:
     """Outcomes of cohorts preprocessed earlier, read back from their cohort_info.json files."""
     outcomes = []
@@ -150,24 +134,13 @@ def recorded_outcomes(request: AnalysisRequest, output_dir: Path) -> list[Cohort
                 "run the preprocessing stage first",
             )
         for cohort, record in read_cohort_info(info_path).items():
-            note = f"{usability_verdict(record)}; {record.get('note') or ''}"
-            outcomes.append(
-                CohortOutcome(
-                    cohort=cohort,
-                    trait=trait,
-                    usable=bool(record.get("is_usable")),
-                    sample_size=record.get("sample_size"),
-                    note=note,
-                )
-            )
+            outcomes.append(outcome_from_record(cohort, trait, record))
     return outcomes
 
 
 def _preprocessed(
     request: AnalysisRequest, outcomes: list[CohortOutcome], output_dir: Path
 ) -> AnalysisResult:
-    usable = [o.cohort for o in outcomes if o.usable and o.trait == request.trait]
-    failed = [o for o in outcomes if o.error]
     return AnalysisResult(
         trait=request.trait,
         condition=request.condition,
@@ -177,12 +150,7 @@ def _preprocessed(
         cohorts=outcomes,
         significant_genes=[],
         output_dir=str(output_dir),
-        message=f"preprocessing only: {len(usable)} usable cohort(s) of {len(outcomes)}"
-        + (
-            f"; {len(failed)} failed: " + "; ".join(f"{o.cohort}: {o.error}" for o in failed)
-            if failed
-            else ""
-        ),
+        message=preprocessed_message(request.trait, outcomes),
     )
 
 
@@ -201,7 +169,8 @@ def run_reference(
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     catalogue = CohortCatalogue(input_dir)
     task_info = load_task_info(task_info_path) if task_info_path else None
-    n_total = max(1, sum(len(catalogue.cohorts_for_trait(t)) for t in _traits_to_preprocess(request)))
+    planned = planned_cohorts(request, catalogue)
+    n_total = max(1, len(planned))
     done = 0
 
     def step(message: str) -> None:
@@ -213,7 +182,7 @@ def run_reference(
     if stage == "statistics":
         outcomes = recorded_outcomes(request, output_dir)
     else:
-        outcomes = preprocess_all(request, catalogue, output_dir, step)
+        outcomes = preprocess_all(planned, output_dir, step)
     if stage == "preprocess":
         return _preprocessed(request, outcomes, output_dir)
     if not any(o.usable and o.trait == request.trait for o in outcomes):
@@ -232,20 +201,17 @@ def run_reference(
     except GenoteamError as error:
         return _insufficient(request, outcomes, output_dir, str(error))
     layout.write_significant_genes(output_dir, request.trait, request.condition, answer.to_json_dict())
-    failed = [o for o in outcomes if o.error]
     if progress:
         progress(1.0, "done")
-    sig = answer.significant
+    failures = failure_summary(outcomes)
     return AnalysisResult(
         trait=request.trait,
         condition=request.condition,
-        status="partial" if failed else "complete",
+        status="partial" if failures else "complete",
         method=answer.method,
         selected_cohorts=list(answer.cohorts.values()),
         cohorts=outcomes,
-        significant_genes=gene_hits(sig),
+        significant_genes=gene_hits(answer.significant),
         output_dir=str(output_dir),
-        message=(f"{len(failed)} cohort(s) failed: " + "; ".join(f"{o.cohort}: {o.error}" for o in failed))
-        if failed
-        else "",
+        message=failures,
     )
