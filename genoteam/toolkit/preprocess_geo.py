@@ -1,7 +1,8 @@
 """GenoTEX's GEO steps for one single-platform cohort, end to end, with the rule-based choices.
 
-read -> map probes to genes -> normalise symbols -> choose clinical rows (explained) ->
-clinical_data/<cohort>.csv and gene_data/<cohort>.csv -> link, clean, bias, record.
+read -> gene_mapping.gene_table (probes mapped unless the rows are already symbols; symbols
+normalised) -> clinical rows chosen and explained -> clinical_data/<cohort>.csv and
+gene_data/<cohort>.csv -> link, clean, bias, record.
 A multi-platform series is split first (geo.split_by_platform): one cohort per platform.
 """
 
@@ -13,9 +14,8 @@ from genoteam.toolkit import layout
 from genoteam.toolkit.clinical_geo import extract_geo_clinical
 from genoteam.toolkit.cohort_steps import CohortPreprocessResult, link_and_record, record_unavailable
 from genoteam.toolkit.errors import GenoteamError
-from genoteam.toolkit.gene_mapping import map_probes_to_genes
+from genoteam.toolkit.gene_mapping import gene_table
 from genoteam.toolkit.geo import GeoSeries
-from genoteam.toolkit.symbols import normalize_gene_symbols
 
 
 def preprocess_geo_cohort(
@@ -32,20 +32,16 @@ def preprocess_geo_cohort(
     if platform.expression.empty:
         return record_unavailable(result, output_root, False, clinical is not None, "no expression values")
     try:
-        genes, mapping_report = map_probes_to_genes(platform.expression, platform.annotation)
+        genes, gene_report = gene_table(platform.expression, platform.annotation)
     except GenoteamError as error:
         return record_unavailable(
             result, output_root, False, clinical is not None, f"probes could not be mapped to genes: {error}"
         )
-    result.notes.append(f"probe mapping: {mapping_report.summary()}")
-    genes, symbol_report = normalize_gene_symbols(genes)
-    result.notes.append(f"gene symbols: {symbol_report.summary()}")
+    result.notes.append(f"gene table: {gene_report.summary()}")
     if clinical is None:
         return record_unavailable(
             result, output_root, len(genes) > 0, False, f"no trait information found for '{trait}'"
         )
     result.written["clinical_data"] = layout.write_clinical_data(output_root, trait, cohort_id, clinical)
     result.written["gene_data"] = layout.write_gene_data(output_root, trait, cohort_id, genes)
-    return link_and_record(
-        result, clinical, genes, output_root, [mapping_report.summary(), symbol_report.summary()]
-    )
+    return link_and_record(result, clinical, genes, output_root, [gene_report.summary()])
