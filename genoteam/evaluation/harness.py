@@ -19,6 +19,7 @@ import pandas as pd
 from genoteam.evaluation import metrics as m
 from genoteam.evaluation.constants import SUBTASKS, TASKS
 from genoteam.toolkit.errors import GenoteamError, InputFileError
+from genoteam.toolkit.stats.selection import rank_cohort_pairs, select_one_step_cohort
 
 SIGNIFICANT_PREFIX = "significant_genes_condition_"
 
@@ -149,14 +150,14 @@ def select_cohorts(
         return None
     trait_info = read_cohort_info(info_path)
     if m.question_category(condition) != m.TWO_STEP:
-        return m.select_one_step_cohort(trait_info, condition)
+        return select_one_step_cohort(trait_info, condition)
     assert condition is not None and task_info is not None
     condition_path = layout.cohort_info(condition)
     if not condition_path.is_file():
         return None
     condition_info = read_cohort_info(condition_path)
     condition_genes = task_info.get(condition, {}).get("related_genes", [])
-    for trait_id, cond_id in m.rank_cohort_pairs(trait_info, condition_info):
+    for trait_id, cond_id, _ in rank_cohort_pairs(trait_info, condition_info):
         trait_csv, cond_csv = layout.linked(trait, trait_id), layout.linked(condition, cond_id)
         if not (trait_csv.is_file() and cond_csv.is_file()):
             continue

@@ -9,7 +9,6 @@ docs/evaluation.md lists each one and the few places where genoteam reports more
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -66,49 +65,6 @@ def filtering_confusion(
         key = ("tp" if pred_ok else "fn") if ref_ok else ("fp" if pred_ok else "tn")
         counts[key] += 1
     return counts
-
-
-def select_one_step_cohort(
-    cohort_info: Mapping[str, Mapping[str, object]], condition: str | None
-) -> str | None:
-    """GenoTEX's one-step choice: the usable cohort with the most samples.
-
-    For the condition 'Age' (or 'Gender') only cohorts with has_age (has_gender) compete; the
-    match is case-sensitive, as in GenoTEX. Ties go to the cohort listed first.
-    """
-    best: str | None = None
-    best_size = -math.inf
-    for cohort, info in cohort_info.items():
-        if not info.get("is_usable", False):
-            continue
-        if condition == "Age" and not info.get("has_age", False):
-            continue
-        if condition == "Gender" and not info.get("has_gender", False):
-            continue
-        size = info.get("sample_size", 0) or 0
-        if size > best_size:
-            best, best_size = cohort, size
-    return best
-
-
-def rank_cohort_pairs(
-    trait_info: Mapping[str, Mapping[str, object]], condition_info: Mapping[str, Mapping[str, object]]
-) -> list[tuple[str, str]]:
-    """Usable (trait cohort, condition cohort) pairs, largest product of sample sizes first.
-
-    The sort is stable, so equal products keep the trait-major order of the two files.
-    """
-    pairs = []
-    for trait_id, t_info in trait_info.items():
-        if not t_info.get("is_usable", False):
-            continue
-        for cond_id, c_info in condition_info.items():
-            if not c_info.get("is_usable", False):
-                continue
-            product = (t_info.get("sample_size", 0) or 0) * (c_info.get("sample_size", 0) or 0)
-            pairs.append((trait_id, cond_id, product))
-    pairs.sort(key=lambda item: item[2], reverse=True)
-    return [(t, c) for t, c, _ in pairs]
 
 
 def gene_regressors(

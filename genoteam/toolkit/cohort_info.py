@@ -14,7 +14,9 @@ Rules (GenoTEX's validate_and_save_cohort_info):
   sample_size are recorded only for available cohorts (None otherwise).
 
 Updates are read-modify-write under an exclusive lock (several cohorts of one trait may be
-preprocessed at once) and written atomically, so the file is always complete JSON.
+preprocessed at once) and written atomically, so the file is always complete JSON. Records are
+kept in `cohort_order_key` order, so the file's bytes do not depend on which cohort finished
+first (GenoTEX's evaluator reads ties in file order; see toolkit/stats/selection.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +47,13 @@ COHORT_INFO_FIELDS = (
     "note",
 )
 MIN_LINKED_COLUMNS = 5  # trait + Age + Gender + at least 2 more: GenoTEX flags <= 4 columns
+
+
+def cohort_order_key(cohort: str) -> tuple[int, tuple[tuple[int, str], ...]]:
+    """The documented order of cohorts (record order, selection ties): GEO cohorts (GSE<n>,
+    GSE<n>_GPL<m>) before TCGA, then the id with its numbers compared as numbers (GSE781 < GSE1000)."""
+    parts = tuple((int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"(\d+)", cohort) if p)
+    return (1 if cohort.upper().startswith("TCGA") else 0, parts)
 
 
 def initial_record(is_gene_available: bool, is_trait_available: bool) -> dict[str, Any] | None:
@@ -144,6 +154,7 @@ def update_cohort_info(
     with _locked(path):
         records = read_cohort_info(path) if path.exists() else {}
         records[str(cohort)] = record
+        records = {c: records[c] for c in sorted(records, key=cohort_order_key)}
         atomic_write_json(path, records)
     return records
 

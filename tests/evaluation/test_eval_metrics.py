@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from genoteam.evaluation import metrics as m
+from genoteam.toolkit.stats.selection import rank_cohort_pairs, select_one_step_cohort
 
 
 def test_jaccard_of_sets_and_of_two_empty_sets():
@@ -43,12 +44,14 @@ INFO = {
 
 
 def test_one_step_selection_is_the_largest_usable_cohort_with_the_condition():
-    assert m.select_one_step_cohort(INFO, None) == "GSE2"  # 80 ties with TCGA: the first listed wins
-    assert m.select_one_step_cohort(INFO, "Age") == "GSE2"
-    assert m.select_one_step_cohort(INFO, "Gender") == "TCGA"  # GSE2 lacks gender, GSE3 unusable
+    assert (
+        select_one_step_cohort(INFO, None) == "GSE2"
+    )  # 80 ties with TCGA: GEO before TCGA (cohort_order_key)
+    assert select_one_step_cohort(INFO, "Age") == "GSE2"
+    assert select_one_step_cohort(INFO, "Gender") == "TCGA"  # GSE2 lacks gender, GSE3 unusable
     # GenoTEX filters on 'Age'/'Gender' case-sensitively: 'age' applies no has_age filter
-    assert m.select_one_step_cohort({"X": {"is_usable": True, "sample_size": 9}}, "age") == "X"
-    assert m.select_one_step_cohort({"X": {"is_usable": False, "sample_size": 9}}, None) is None
+    assert select_one_step_cohort({"X": {"is_usable": True, "sample_size": 9}}, "age") == "X"
+    assert select_one_step_cohort({"X": {"is_usable": False, "sample_size": 9}}, None) is None
 
 
 def test_two_step_pairs_are_ranked_by_product_of_sizes_stably():
@@ -58,8 +61,14 @@ def test_two_step_pairs_are_ranked_by_product_of_sizes_stably():
         "T3": {"is_usable": False, "sample_size": 99},
     }
     cond = {"C1": {"is_usable": True, "sample_size": 5}, "C2": {"is_usable": True, "sample_size": 10}}
-    # products: T1C1 50, T1C2 100, T2C1 100, T2C2 200; T1C2 stays before T2C1 (stable sort)
-    assert m.rank_cohort_pairs(trait, cond) == [("T2", "C2"), ("T1", "C2"), ("T2", "C1"), ("T1", "C1")]
+    # products: T1C1 50, T1C2 100, T2C1 100, T2C2 200; on equal products the larger trait cohort
+    # comes first (GenoTEX crosses its two ranked lists, then sorts by product)
+    assert [(t, c) for t, c, _ in rank_cohort_pairs(trait, cond)] == [
+        ("T2", "C2"),
+        ("T2", "C1"),
+        ("T1", "C2"),
+        ("T1", "C1"),
+    ]
 
 
 def test_gene_regressors_are_known_condition_genes_in_both_tables_in_known_gene_order():

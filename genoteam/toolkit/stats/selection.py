@@ -1,20 +1,33 @@
 """Inputs of GenoTEX's procedure: the task file (known genes per trait) and cohort selection.
 
 The task file is GenoTEX's metadata/task_info.json: {trait: {"related_genes": [...],
-"conditions": [...]}}. Cohort selection follows GenoTEX: one-step questions use the largest
-usable cohort (that also has Age or Gender when the condition is Age or Gender); two-step
-questions rank every (trait cohort, condition cohort) pair by the product of sample sizes and
-take the first pair that shares at least one condition gene. Ties keep the cohort_info order.
+"conditions": [...]}}. This module is the one home of GenoTEX's cohort selection, used by the
+statistics, both engines and the evaluator:
+
+- A cohort competes when its record says `is_usable` is true (GenoTEX tests `== True`, so a
+  missing or null flag means no); for the condition Age (Gender) its `has_age` (`has_gender`)
+  must be true as well. A missing or non-numeric `sample_size` ranks below every number.
+- One-step questions take the largest competing cohort. Two-step questions rank every
+  (trait cohort, condition cohort) pair by the product of sample sizes, trait rank then
+  condition rank on equal products (GenoTEX builds the pairs from its two ranked lists), and
+  take the first pair that shares at least one condition gene.
+- Ties on sample size: GenoTEX sorts with pandas' default (unstable) quicksort, so its tie order
+  depends on the numpy build and the file order (on numpy 2.x with AVX-512 the first-listed cohort
+  loses ties in 1 of 6 random files). Here a tie goes to the smaller `cohort_order_key`
+  (GEO series before TCGA, accession and platform numbers compared as numbers): the answer never
+  depends on the order records were written in, i.e. on which cohort finished first.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from genoteam.toolkit.cohort_info import cohort_order_key
 from genoteam.toolkit.errors import GenoteamError, InputFileError
 
 CLINICAL_CONDITIONS = ("Age", "Gender")
@@ -74,32 +87,52 @@ def condition_genes(
     return [g for g in wanted if g in common and g not in trait_known]
 
 
-def _usable(cohort_info: dict, condition: str | None) -> pd.DataFrame:
-    table = pd.DataFrame.from_dict(cohort_info, orient="index")
-    if table.empty or "is_usable" not in table:
-        return pd.DataFrame(columns=["sample_size"])
-    keep = table["is_usable"].astype(bool)
-    if condition in CLINICAL_CONDITIONS:
-        flag = f"has_{condition.lower()}"
-        keep &= table.get(flag, pd.Series(False, index=table.index)).astype(bool)
-    return table[keep].sort_values("sample_size", ascending=False, kind="mergesort")
+def _is_true(value: object) -> bool:
+    """GenoTEX's `flag == True` on a JSON value: true and 1 pass; null, missing, "True" do not."""
+    return type(value) in (bool, int, float) and value == 1
 
 
-def select_one_step_cohort(cohort_info: dict, condition: str | None = None) -> str | None:
-    """The largest usable cohort (with Age/Gender when that is the condition), or None."""
-    ranked = _usable(cohort_info, condition)
-    return None if ranked.empty else str(ranked.index[0])
+def _size(record: Mapping[str, object]) -> float:
+    value = record.get("sample_size")
+    if type(value) in (int, float) and value == value:  # NaN != NaN
+        return float(value)  # type: ignore[arg-type]
+    return -math.inf
 
 
-def rank_cohort_pairs(trait_info: dict, condition_info: dict) -> list[tuple[str, str, int]]:
-    """All usable (trait cohort, condition cohort) pairs, largest sample-size product first."""
-    a, b = _usable(trait_info, None), _usable(condition_info, None)
-    pairs = [
-        (str(t), str(c), int(a.at[t, "sample_size"]) * int(b.at[c, "sample_size"]))
-        for t in a.index
-        for c in b.index
+def ranked_cohorts(
+    cohort_info: Mapping[str, Mapping[str, object]], condition: str | None = None
+) -> list[str]:
+    """Competing cohorts, largest sample size first, ties by `cohort_order_key` (module doc)."""
+    flag = f"has_{condition.lower()}" if condition in CLINICAL_CONDITIONS else None
+    competing = [
+        str(cohort)
+        for cohort, record in cohort_info.items()
+        if isinstance(record, Mapping)
+        and _is_true(record.get("is_usable"))
+        and (flag is None or _is_true(record.get(flag)))
     ]
-    return sorted(pairs, key=lambda pair: -pair[2])  # sorted() is stable: ties keep the order
+    return sorted(competing, key=lambda c: (-_size(cohort_info[c]), cohort_order_key(c)))
+
+
+def select_one_step_cohort(
+    cohort_info: Mapping[str, Mapping[str, object]], condition: str | None = None
+) -> str | None:
+    """The largest usable cohort (with Age/Gender when that is the condition), or None."""
+    ranked = ranked_cohorts(cohort_info, condition)
+    return ranked[0] if ranked else None
+
+
+def rank_cohort_pairs(
+    trait_info: Mapping[str, Mapping[str, object]], condition_info: Mapping[str, Mapping[str, object]]
+) -> list[tuple[str, str, float]]:
+    """All usable (trait cohort, condition cohort) pairs, largest sample-size product first
+    (-inf when a size is unknown); equal products keep trait rank, then condition rank."""
+    pairs = []
+    for t in ranked_cohorts(trait_info):
+        for c in ranked_cohorts(condition_info):
+            sizes = _size(trait_info[t]), _size(condition_info[c])
+            pairs.append((t, c, sizes[0] * sizes[1] if min(sizes) > -math.inf else -math.inf))
+    return sorted(pairs, key=lambda pair: -pair[2])  # sorted() is stable
 
 
 def select_cohort_pair(
