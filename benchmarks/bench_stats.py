@@ -37,11 +37,31 @@ from scipy import stats
 
 from genoteam.toolkit.stats import genotex_one_step, genotex_result, moderated_t_result, moderated_t_test
 from genoteam.toolkit.stats.design import build_design, gene_columns
+from genoteam.toolkit.tcga import (
+    find_tcga_files,
+    read_tcga_clinical,
+    read_tcga_genes,
+    tcga_age_values,
+    tcga_convert_trait,
+    tcga_gender_values,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- begin stats -->", "<!-- end stats -->"
 SHARED_INPUT = ROOT.parent / "shared" / "data" / "input"
-sys.path.insert(0, str(ROOT / "tests" / "stats"))
+LIMMA_SCRIPT = ROOT / "scripts" / "peers" / "limma_fit.R"
+TRAIT = "Bile_Duct_Cancer"
+
+
+def chol_linked() -> pd.DataFrame:
+    """TCGA CHOL (../shared/data) linked with the toolkit's own readers and converters."""
+    files = find_tcga_files(SHARED_INPUT / "TCGA" / "TCGA_Bile_Duct_Cancer_(CHOL)")
+    genes = read_tcga_genes(files.genes).T
+    clinical = read_tcga_clinical(files.clinical)
+    linked = pd.DataFrame({TRAIT: [tcga_convert_trait(sample) for sample in genes.index]}, index=genes.index)
+    linked["Age"] = tcga_age_values(clinical, "age_at_initial_pathologic_diagnosis").reindex(genes.index)
+    linked["Gender"] = tcga_gender_values(clinical, "gender").reindex(genes.index)
+    return pd.concat([linked, genes.loc[:, ~genes.columns.duplicated()]], axis=1)
 
 
 def synthetic(n: int, genes: int, planted: int = 50, seed: int = 0) -> pd.DataFrame:
@@ -127,10 +147,7 @@ def recovery_rows() -> list[str]:
 def limma_rows() -> list[str]:
     if not (SHARED_INPUT / "TCGA").is_dir():
         return ["| (../shared/data absent: not run) | | |"]
-    from stats_chol import TRAIT, chol_linked
-    from stats_r_peer import LIMMA_SCRIPT
-
-    linked = chol_linked(SHARED_INPUT)
+    linked = chol_linked()
     ours, seconds, _ = timed(moderated_t_test, linked, TRAIT)
     rows = [f"| genoteam moderated_t_test | {seconds:.2f} s | {int((ours['q_value'] < 0.05).sum()):,} |"]
     rscript = shutil.which("Rscript")
@@ -141,11 +158,10 @@ def limma_rows() -> list[str]:
             w = Path(work)
             expr.to_csv(w / "e.csv", float_format="%.17g")
             pd.DataFrame(design.matrix, index=expr.columns, columns=design.columns).to_csv(w / "d.csv")
-            (w / "s.R").write_text(LIMMA_SCRIPT)
             start = time.perf_counter()
             args = [
                 rscript,
-                str(w / "s.R"),
+                str(LIMMA_SCRIPT),
                 str(w / "e.csv"),
                 str(w / "d.csv"),
                 str(w / "o.csv"),
@@ -175,11 +191,9 @@ def auroc(scores: pd.Series, positives: set[str]) -> float:
 
 
 def genotex_chol_rows() -> list[str]:
-    from stats_chol import TRAIT, chol_linked
-
     from genoteam.toolkit.stats import load_task_info
 
-    linked = chol_linked(SHARED_INPUT)
+    linked = chol_linked()
     table = moderated_t_test(linked, TRAIT)
     positives = set(table.loc[table["q_value"] < 0.05, "gene"])
     task_info = load_task_info(SHARED_INPUT.parent / "metadata" / "task_info.json")

@@ -7,23 +7,21 @@ but fail in CI (CI=true), where .ci/run starts one: they must never be skipped t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.prerequisites import skip_or_fail_in_ci
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real GEO/TCGA files of ../shared/data, or a skip when this checkout has none."""
     if not (SHARED_DATA / "input").is_dir():
-        if IN_CI:
-            pytest.fail(f"CI needs the real data folder at {SHARED_DATA}, and it is missing")
-        pytest.skip(f"real data folder {SHARED_DATA} is absent (it sits beside the checkout in CI)")
+        skip_or_fail_in_ci(f"real data folder {SHARED_DATA} is absent (it sits beside the checkout in CI)")
     return SHARED_DATA
 
 
@@ -53,10 +51,21 @@ def docker_engine():
     """A docker-py client for a running engine; skip (or fail in CI) when none answers."""
     reason = _docker_engine_answers()
     if reason is not None:
-        message = f"no Docker engine answers ({reason}); start dockerd or run `bash .ci/run`"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail_in_ci(f"no Docker engine answers ({reason}); start dockerd or run `bash .ci/run`")
     import docker
 
     return docker.from_env()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that reaches the Docker engine carries the `docker` marker, so `-m "not docker"`
+    really leaves Docker out; a test that forgets it stops the run here instead of hiding."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "docker_engine" in getattr(item, "fixturenames", ()) and item.get_closest_marker("docker") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the docker_engine fixture but lack @pytest.mark.docker: " + ", ".join(unmarked)
+        )

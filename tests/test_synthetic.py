@@ -14,6 +14,7 @@ from scipy import stats
 
 from genoteam.cli import main
 from genoteam.synthetic import SynthConfig, generate
+from genoteam.toolkit import geo, tcga
 from genoteam.toolkit.errors import GenoteamError
 
 TRAIT = "Kidney_Clear_Cell_Carcinoma"
@@ -114,7 +115,6 @@ def test_family_soft_has_series_platform_table_and_sample_tables(small):
 
 
 def test_geo_files_read_back_with_the_toolkit_and_geoparse(small):
-    geo = pytest.importorskip("genoteam.toolkit.geo")
     out, truth = small
     folder, cohort = _geo_folder(out, truth)
     data = geo.read_geo_cohort(folder).only_platform()
@@ -148,7 +148,6 @@ def test_tcga_files_are_xena_format(small):
     assert clinical.loc[list(shown), "age_at_initial_pathologic_diagnosis"].tolist() == [
         v["age"] for v in shown.values()
     ]
-    tcga = pytest.importorskip("genoteam.toolkit.tcga")
     files = tcga.find_tcga_files(folder)
     assert tcga.read_tcga_genes(files.genes).shape == (400, 60)
 

@@ -7,7 +7,6 @@ Takes about 15-30 s (R start-up dominates).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
@@ -16,9 +15,9 @@ import pandas as pd
 import pytest
 
 from genoteam.synthetic import SynthConfig, generate
+from tests.prerequisites import skip_or_fail_in_ci
 
 pytestmark = pytest.mark.r_peer
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 R_SCRIPT = r"""
 suppressMessages(library(GEOquery))
@@ -54,10 +53,7 @@ def _geoquery_missing() -> str | None:
 def test_geoquery_reads_series_matrix_and_family_soft(tmp_path):
     reason = _geoquery_missing()
     if reason:
-        message = f"{reason} (scripts/setup.d/40-geo-peers.sh installs r-bioc-geoquery)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail_in_ci(f"{reason} (scripts/setup.d/40-geo-peers.sh installs r-bioc-geoquery)")
     truth = generate(
         SynthConfig(n_genes=120, n_samples=12, seed=8, kind="geo", n_geo_cohorts=1), tmp_path / "syn"
     )

@@ -23,16 +23,15 @@ from genoteam.sandbox.api import CellStatus
 from genoteam.sandbox.docker_backend import engine_answers
 from genoteam.sandbox.lifecycle import LABEL_JOB
 from genoteam.toolkit.errors import GenoteamError
+from tests.prerequisites import skip_or_fail_in_ci
 
 pytestmark = pytest.mark.docker
 HERE = Path(__file__).resolve().parent
 
-# One clear skip for the whole module on a machine without an engine; in CI the docker_engine
-# fixture fails every test instead, so nothing is skipped silently there.
-if os.environ.get("CI", "").lower() not in {"1", "true", "yes"} and not engine_answers():
-    pytest.skip(
-        "no Docker engine answers: the Docker sandbox tests need one (start dockerd, or run `bash .ci/run`)",
-        allow_module_level=True,
+# One clear skip for the whole module on a machine without an engine (a failure in CI).
+if not engine_answers():
+    skip_or_fail_in_ci(
+        "no Docker engine answers: the Docker sandbox tests need one (start dockerd, or run `bash .ci/run`)"
     )
 
 

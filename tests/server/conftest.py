@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mcp_server_procs import ENGINES_DIR, step_engine_env
 
 from genoteam.server.config import ServerConfig
+from tests.server.mcp_server_procs import ENGINES_DIR, step_engine_env
 
 
 @pytest.fixture

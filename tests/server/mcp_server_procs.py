@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from mcp import StdioServerParameters
+
+from tests.prerequisites import skip_or_fail_in_ci
 
 ENGINES_DIR = Path(__file__).resolve().parent / "engines"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENVS = PROJECT_ROOT / ".venvs"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def step_engine_env(**extra: str) -> dict[str, str]:
@@ -33,10 +33,7 @@ def step_engine_env(**extra: str) -> dict[str, str]:
 def need_tool(path: Path, what: str) -> Path:
     """A client installed by scripts/setup.d/50-mcp-clients.sh; skip (fail in CI) without it."""
     if not path.exists():
-        message = f"{what} is not installed at {path}: run bash scripts/setup.d/50-mcp-clients.sh"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail_in_ci(f"{what} is not installed at {path}: run bash scripts/setup.d/50-mcp-clients.sh")
     return path
 
 

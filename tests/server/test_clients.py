@@ -17,7 +17,15 @@ import sys
 from pathlib import Path
 
 import yaml
-from mcp_server_procs import ENGINES_DIR, PROJECT_ROOT, VENVS, need_tool, serve_argv, step_engine_env
+
+from tests.server.mcp_server_procs import (
+    ENGINES_DIR,
+    PROJECT_ROOT,
+    VENVS,
+    need_tool,
+    serve_argv,
+    step_engine_env,
+)
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
 STEP_ENV = step_engine_env(

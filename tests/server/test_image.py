@@ -12,9 +12,9 @@ import json
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp_server_procs import ENGINES_DIR
 
 from genoteam.server.image import build_server_image
+from tests.server.mcp_server_procs import ENGINES_DIR
 
 SOCKET = "/var/run/docker.sock"
 
@@ -47,6 +47,7 @@ def docker_run(image: str, shared_input, workspace, *extra: str) -> StdioServerP
     return StdioServerParameters(command="docker", args=args)
 
 
+@pytest.mark.docker
 def test_server_image_over_stdio_runs_a_job_into_the_host_workspace(server_image, shared_input, workspace):
     engine = [
         "-v",

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 
 import anyio
+import pytest
 from mcp import Client
-from mcp_server_procs import http_server, server_env, stdio_params
 
 from genoteam.server.app import build_server
 from genoteam.server.config import ServerConfig
+from tests.server.mcp_server_procs import http_server, server_env, stdio_params
 
 TRAIT = "Bile_Duct_Cancer"
 
@@ -96,6 +97,7 @@ def test_reference_engine_on_real_data_through_three_transports(shared_input, wo
             assert str(workspace) not in text and str(shared_input) not in text
 
 
+@pytest.mark.docker
 def test_cancelling_a_team_job_removes_its_sandbox_containers(shared_input, workspace, docker_engine):
     """The agent team (offline policies) runs its cohort work in Docker sandboxes; cancel stops them."""
     from genoteam.sandbox.lifecycle import LABEL_OWNER

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from mcp_server_procs import step_engine_env
+from tests.server.mcp_server_procs import step_engine_env
 
 
 def smoke(shared_input, workspace, engine: str = "steps", **extra: str) -> subprocess.CompletedProcess:

@@ -15,11 +15,18 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_server_procs import PROJECT_ROOT, http_server, serve_argv, server_env, stdio_params, step_engine_env
 
 from genoteam.sandbox.lifecycle import LABEL_JOB
 from genoteam.server import procs
 from genoteam.server.jobs import JobStore
+from tests.server.mcp_server_procs import (
+    PROJECT_ROOT,
+    http_server,
+    serve_argv,
+    server_env,
+    stdio_params,
+    step_engine_env,
+)
 
 TOKEN = "t0ps3cret-t0ken-for-tests-only"
 
@@ -115,6 +122,7 @@ def test_killed_worker_is_reported_interrupted_and_restarts_on_resubmit(shared_i
     assert again["started_now"] and again["attempt"] == 2
 
 
+@pytest.mark.docker
 def test_http_loopback_cancel_stops_worker_and_containers(shared_input, workspace, docker_engine):
     image = local_image(docker_engine)
     env = steps_server_env(shared_input, workspace, steps=200, GENOTEAM_STEP_ENGINE_IMAGE=image)

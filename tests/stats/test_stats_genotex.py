@@ -6,18 +6,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from stats_synthetic import linked_table  # noqa: E402
-
-from genoteam.toolkit.errors import GenoteamError  # noqa: E402
-from genoteam.toolkit.stats.genotex import (  # noqa: E402
+from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.stats.genotex import (
     FoldRun,
     choose_penalty,
     fold_indices,
@@ -25,15 +20,17 @@ from genoteam.toolkit.stats.genotex import (  # noqa: E402
     genotex_two_step,
     selection_metrics,
 )
-from genoteam.toolkit.stats.genotex_models import KinshipLMM, detect_batch_effect, normalize  # noqa: E402
-from genoteam.toolkit.stats.questions import genotex_result  # noqa: E402
-from genoteam.toolkit.stats.selection import (  # noqa: E402
+from genoteam.toolkit.stats.genotex_models import KinshipLMM, detect_batch_effect, normalize
+from genoteam.toolkit.stats.questions import genotex_result
+from genoteam.toolkit.stats.selection import (
     condition_genes,
     load_task_info,
     rank_cohort_pairs,
     select_cohort_pair,
     select_one_step_cohort,
 )
+from tests.prerequisites import skip_or_fail_in_ci
+from tests.stats.stats_synthetic import linked_table
 
 PLANTED = [f"G{i}" for i in range(10)]
 
@@ -45,9 +42,7 @@ def test_kinship_lmm_is_bit_identical_to_sparse_lmm(scale: float) -> None:
         import sparse_lmm
     except ImportError:
         message = "sparse_lmm (GenoTEX's LMM, the peer) is missing: pip install -e .[test]"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail_in_ci(message)
     rng = np.random.default_rng(5)
     x = rng.normal(size=(60, 250))
     x[:30] += 0.7

@@ -3,7 +3,6 @@ TCGA CHOL), the unmoderated t against statsmodels OLS, BH against statsmodels, a
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,11 @@ import statsmodels.api as sm
 from scipy import special
 from statsmodels.stats.multitest import multipletests
 
-sys.path.insert(0, str(Path(__file__).parent))
-from stats_chol import TRAIT, chol_linked  # noqa: E402
-from stats_r_peer import run_limma  # noqa: E402
-
-from genoteam.toolkit.errors import GenoteamError  # noqa: E402
-from genoteam.toolkit.stats import bh_adjust, moderated_t_test, ordinary_t_test, trigamma_inverse  # noqa: E402
-from genoteam.toolkit.stats.design import build_design, gene_columns  # noqa: E402
+from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.stats import bh_adjust, moderated_t_test, ordinary_t_test, trigamma_inverse
+from genoteam.toolkit.stats.design import build_design, gene_columns
+from tests.stats.stats_chol import TRAIT, chol_linked
+from tests.stats.stats_r_peer import run_limma
 
 RTOL = 1e-6
 

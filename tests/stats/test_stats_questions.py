@@ -4,7 +4,6 @@ the default method on real TCGA CHOL; the logistic option against statsmodels.""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +11,15 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-sys.path.insert(0, str(Path(__file__).parent))
-from stats_chol import TRAIT, chol_linked  # noqa: E402
-from stats_synthetic import linked_table  # noqa: E402
-
-from genoteam.toolkit.errors import GenoteamError  # noqa: E402
-from genoteam.toolkit.stats import (  # noqa: E402
+from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.stats import (
     answer_question,
     logistic_association,
     moderated_t_result,
     significant_genes_json,
 )
+from tests.stats.stats_chol import TRAIT, chol_linked
+from tests.stats.stats_synthetic import linked_table
 
 PLANTED = {f"G{i}" for i in range(10)}
 

@@ -6,7 +6,6 @@ expression value and the platform tables' gene symbols must agree. Takes about 2
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.prerequisites import skip_or_fail_in_ci
 
 R_SCRIPT = r"""
 suppressMessages(library(GEOquery))
@@ -56,10 +55,9 @@ def _geoquery_available() -> str | None:
 def geoquery_output(gse781_soft: Path, tmp_path_factory) -> Path:
     reason = _geoquery_available()
     if reason:
-        message = f"{reason} (apt-get install r-bioc-geoquery; scripts/setup.d/40-geo-peers.sh does)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail_in_ci(
+            f"{reason} (apt-get install r-bioc-geoquery; scripts/setup.d/40-geo-peers.sh does)"
+        )
     out = tmp_path_factory.mktemp("geoquery")
     script = out / "read_gse781.R"
     script.write_text(R_SCRIPT)

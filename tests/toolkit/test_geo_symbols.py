@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -20,8 +19,7 @@ from genoteam.toolkit.symbols import (
     normalize_gene_symbols,
     normalize_symbol,
 )
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.prerequisites import skip_or_fail_in_ci
 
 
 @pytest.mark.parametrize(
@@ -119,9 +117,7 @@ def test_regenerating_from_the_sqlite_gives_the_shipped_table(tmp_path):
         message = (
             f"{sqlite} is absent (apt-get install r-bioc-org.hs.eg.db; scripts/setup.d/40-geo-peers.sh does)"
         )
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail_in_ci(message)
     meta = json.loads(META_PATH.read_text())
     installed = symbols_build.debian_package_version()
     if installed != meta["source_package_version"]:
