@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,10 +33,28 @@ from _results import RESULTS, write_section  # noqa: E402
 from genoteam.agents.engine import run_team  # noqa: E402
 from genoteam.agents.llm import RoleModel, TeamConfig  # noqa: E402
 from genoteam.agents.messages import ROLES  # noqa: E402
-from genoteam.agents.scripted_model import Script, ScriptedModelServer, competent_model  # noqa: E402
 from genoteam.pipeline.api import AnalysisRequest  # noqa: E402
 
 BEGIN, END = "<!-- begin agents -->", "<!-- end agents -->"
+STANDIN = ROOT / "tests" / "standin_model.py"  # run as its own process: benchmarks import nothing from tests
+
+
+@contextmanager
+def standin_model(behaviour: str = "competent"):
+    """The stand-in model server as a child process; yields its api_base."""
+    proc = subprocess.Popen(
+        [sys.executable, str(STANDIN), "--behaviour", behaviour], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = proc.stdout.readline().strip()
+        if not line.startswith("api_base="):
+            raise RuntimeError(f"the stand-in model did not start: {line!r}")
+        yield line.partition("=")[2]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 SHARED_INPUT = ROOT.parent / "shared" / "data" / "input"
 
 
@@ -77,13 +97,11 @@ def scripted_reuse(n_cohorts: int, sandbox: str, work: Path) -> dict:
 
     config = SynthConfig(n_genes=300, n_samples=24, kind="geo", n_geo_cohorts=n_cohorts, seed=11)
     generate(config, work / "input")
-    script = Script(fallback=competent_model)
     runs = {}
-    with ScriptedModelServer(script) as server:
+    with standin_model() as api_base:
         team = TeamConfig(
             models={
-                role: RoleModel(model="openai/scripted", api_base=server.api_base, timeout_s=30)
-                for role in ROLES
+                role: RoleModel(model="openai/scripted", api_base=api_base, timeout_s=30) for role in ROLES
             }
         )
         for name in ("cold", "warm"):

@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "genoteam.server.cli",
     "genoteam.data.cli",
     "genoteam.agents.cli",
+    "genoteam.agents.memory_cli",
 ]
 
 

@@ -37,8 +37,12 @@ class CodeAuthors:
     def can_write(self, unit: ActionUnit) -> bool:
         return not self.client.is_offline(self.author_of(unit))
 
-    def _from_model(self, role: str, unit: ActionUnit, setup_code: str, previous, last_attempt) -> Proposal:
-        messages = code_messages(role, self.guideline, unit, self.task_id, setup_code, previous, last_attempt)
+    def _from_model(
+        self, role: str, unit: ActionUnit, setup_code: str, previous, last_attempt, example: str | None
+    ) -> Proposal:
+        messages = code_messages(
+            role, self.guideline, unit, self.task_id, setup_code, previous, last_attempt, example
+        )
         purpose = "domain_code" if role == "domain_expert" else "code"
         try:
             reply = self.client.complete(role, purpose, messages, self.task_id, unit.name)
@@ -48,12 +52,19 @@ class CodeAuthors:
         return Proposal(parsed.code, parsed.problem)
 
     def propose(
-        self, unit: ActionUnit, setup_code: str, previous: list[tuple[str, str]], last_attempt: dict | None
+        self,
+        unit: ActionUnit,
+        setup_code: str,
+        previous: list[tuple[str, str]],
+        last_attempt: dict | None,
+        example: str | None = None,
     ) -> Proposal:
-        """Code for `unit` from its author's model (the domain expert via request/proposal messages)."""
+        """Code for `unit` from its author's model (the domain expert via request/proposal messages).
+
+        `example` (model-first authoring) is the unit's shipped snippet, shown as an example."""
         author = self.author_of(unit)
         if author == self.owner:
-            return self._from_model(author, unit, setup_code, previous, last_attempt)
+            return self._from_model(author, unit, setup_code, previous, last_attempt, example)
         request = self.bus.send(
             CodeRequest(
                 sender=self.owner,
@@ -65,7 +76,7 @@ class CodeAuthors:
                 revision_requests=list((last_attempt or {}).get("requests", [])),
             )
         )
-        proposal = self._from_model("domain_expert", unit, setup_code, previous, last_attempt)
+        proposal = self._from_model("domain_expert", unit, setup_code, previous, last_attempt, example)
         self.bus.send(
             CodeProposal(
                 sender="domain_expert",

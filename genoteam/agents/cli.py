@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from genoteam.agents.llm import AUTHORING_MODES
 from genoteam.pipeline.cli import add_analysis_arguments, exit_code, print_result, request_from_args
 
 
@@ -27,6 +28,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--guidelines", type=Path, default=None, help="your own guidelines folder")
     parser.add_argument(
         "--memory", type=Path, default=None, help="code memory file (default: under the workspace)"
+    )
+    parser.add_argument(
+        "--authoring",
+        choices=AUTHORING_MODES,
+        default=None,
+        help="who writes each unit's code. shipped (default): code memory first, models where it fails; "
+        "model-first: the configured models write every unit, shipped snippets are only prompt examples "
+        "(overrides [team] authoring)",
+    )
+    parser.add_argument(
+        "--prefer-learned",
+        action="store_true",
+        default=None,
+        help="reuse code the team learned in this workspace before the shipped snippets (opt-in)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=_run)
@@ -58,6 +73,8 @@ def _run(args: argparse.Namespace) -> int:
             guidelines_dir=args.guidelines,
             memory_path=args.memory,
             task_info=args.task_info,
+            authoring=args.authoring,
+            prefer_learned=args.prefer_learned,
         )
     finally:
         bar.close()

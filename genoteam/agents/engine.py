@@ -26,7 +26,7 @@ from pathlib import Path
 from genoteam.agents.guidelines import load_guidelines
 from genoteam.agents.llm import Ledger, ModelClient, TeamConfig, load_team_config
 from genoteam.agents.loop import TaskSpec, Team, run_task
-from genoteam.agents.memory import CodeMemory, ContextSignature
+from genoteam.agents.memory import CodeMemory, ContextSignature, default_memory_path
 from genoteam.agents.messages import MessageBus, TaskAssignment
 from genoteam.agents.pi import CohortPlan, CohortTask, parse_survey, plan_cohorts, survey_cell
 from genoteam.agents.records import TaskRecord
@@ -63,18 +63,6 @@ ENV_PROBE = (
     "_v['python'] = sys.version.split()[0]\n"
     "print('__GENOTEAM_ENV__' + json.dumps(_v))\n"
 )
-
-
-def default_memory_path() -> Path:
-    workspace = os.environ.get("GENOTEAM_WORKSPACE")
-    base = (
-        Path(workspace)
-        if workspace
-        else Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-        / "genoteam"
-        / "workspace"
-    )
-    return base / "code_memory.sqlite"
 
 
 @dataclass
@@ -138,6 +126,8 @@ class TeamRun:
         if stage not in ("all", "preprocess", "statistics"):
             raise GenoteamError(f"unknown stage {stage!r}", "use all, preprocess or statistics")
         self.stage = stage
+        if config.authoring == "model-first":
+            config.require_models(self._authors(), "authoring is model-first (models write every unit)")
         owned = (
             ("regress", "provenance.json")
             if stage == "statistics"
@@ -165,6 +155,22 @@ class TeamRun:
         )
         self.progress = _Progress(progress, 1)
         self.memory_path = Path(memory_path)
+
+    def _authors(self) -> list[str]:
+        """The roles that write code in this job's stage: the guidelines' owners and the domain
+        expert when a unit needs domain knowledge."""
+        names = {"all": ("geo", "tcga", "statistics"), "preprocess": ("geo", "tcga")}.get(
+            self.stage, ("statistics",)
+        )
+        roles: list[str] = []
+        for name in names:
+            units = self.guidelines[name].action_units
+            for role in ("statistician" if name == "statistics" else name,) + (
+                ("domain_expert",) if any(u.needs_domain_knowledge for u in units) else ()
+            ):
+                if role not in roles:
+                    roles.append(role)
+        return roles
 
     # -- sandbox sessions -------------------------------------------------------------------------
     def _session(self, task_id: str):
@@ -452,20 +458,28 @@ def run_team(
     seed_memory: bool = True,
     sandbox_image: str | None = None,
     stage: Stage = "all",
+    authoring: str | None = None,
+    prefer_learned: bool | None = None,
 ) -> AnalysisResult:
     """Answer (trait, condition) with the agent team; see the module docstring for the settings.
 
     stage "preprocess" stops after the cohorts (status "preprocessed"); "statistics" runs only the
     statistician on cohorts already under output_dir/preprocess (the MCP server copies them there).
-    seed_memory=False leaves the shipped snippets out of code memory (benchmarks of learning)."""
+    seed_memory=False leaves the shipped snippets out of code memory (benchmarks of learning).
+    authoring ("shipped" | "model-first") and prefer_learned override the team config's values."""
     env_task_info = os.environ.get("GENOTEAM_TASK_INFO")
+    config = config or load_team_config()
+    overrides = {"authoring": authoring, "prefer_learned": prefer_learned}
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if overrides:
+        config = TeamConfig.model_validate({**config.model_dump(), **overrides})
     run = TeamRun(
         request,
         input_dir,
         output_dir,
         progress,
         sandbox=sandbox or os.environ.get("GENOTEAM_SANDBOX", "auto"),
-        config=config or load_team_config(),
+        config=config,
         guidelines_dir=guidelines_dir,
         memory_path=memory_path or default_memory_path(),
         task_info=task_info or (Path(env_task_info) if env_task_info else None),

@@ -15,6 +15,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,6 +23,8 @@ from genoteam.agents.messages import ROLES
 from genoteam.toolkit.errors import GenoteamError
 
 OFFLINE = "offline"
+Authoring = Literal["shipped", "model-first"]
+AUTHORING_MODES = ("shipped", "model-first")
 
 
 class RoleModel(BaseModel):
@@ -52,12 +55,29 @@ class TeamConfig(BaseModel):
     max_backtracks: int = Field(default=2, ge=0, le=20)  # per task
     max_steps: int = Field(default=60, ge=1)  # planner decisions per task, a guard against loops
     max_cost_usd: float | None = Field(default=None, ge=0)  # per job; None: no budget
+    # shipped: code memory first (shipped snippets, then learned code), models only where it fails;
+    # model-first: models write every unit, shipped snippets are only examples in their prompts
+    authoring: Authoring = "shipped"
+    prefer_learned: bool = False  # offer learned code before the shipped snippet (opt-in)
 
     def role(self, name: str) -> RoleModel:
         return self.models.get(name) or RoleModel()
 
     def all_offline(self) -> bool:
         return all(self.role(role).offline for role in ROLES)
+
+    def require_models(self, roles: list[str], why: str) -> None:
+        """Refuse to start when a role that must write code has no model (model-first authoring)."""
+        missing = [
+            f"{role} ({self.role(role).offline_reason or 'no model configured'})"
+            for role in roles
+            if self.role(role).offline
+        ]
+        if missing:
+            raise GenoteamError(
+                f"{why}, but these roles have no usable model: {'; '.join(missing)}",
+                "configure [models.default] or [models.<role>] in the team config, or use --authoring shipped",
+            )
 
 
 def _credentials_reason(spec: RoleModel, env: dict[str, str]) -> str:
@@ -82,7 +102,8 @@ def _credentials_reason(spec: RoleModel, env: dict[str, str]) -> str:
 def load_team_config(path: Path | None = None, env: dict[str, str] | None = None) -> TeamConfig:
     """The team's configuration: file (`path` or $GENOTEAM_CONFIG), then environment overrides.
 
-    File (TOML): `[team]` max_revisions, max_backtracks, max_steps, max_cost_usd;
+    File (TOML): `[team]` max_revisions, max_backtracks, max_steps, max_cost_usd, authoring,
+    prefer_learned;
     `[models.default]` and `[models.<role>]` with the fields of `RoleModel`.
     Environment: GENOTEAM_MODEL (all roles), GENOTEAM_MODEL_<ROLE>, GENOTEAM_API_BASE,
     GENOTEAM_MAX_COST_USD.

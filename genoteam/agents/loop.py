@@ -17,7 +17,7 @@ from genoteam.agents.authors import CodeAuthors
 from genoteam.agents.checks import check_cell, parse_check_output, parse_probe_output, probe_cell
 from genoteam.agents.guidelines import ActionUnit, Guideline
 from genoteam.agents.llm import ModelClient, TeamConfig
-from genoteam.agents.memory import CodeMemory, ContextSignature
+from genoteam.agents.memory import SHIPPED, CodeMemory, ContextSignature
 from genoteam.agents.messages import AttemptView, MessageBus, ReviewRequest, TaskReport
 from genoteam.agents.planner import Planner, PlanState
 from genoteam.agents.records import AttemptRecord, ReplayRecord, TaskRecord, UnitVisit, VerdictRecord, clip
@@ -261,12 +261,27 @@ class TaskRunner:
                 out.append((visit.unit, visit.final_output))
         return out
 
+    def _memory_plan(self, unit: ActionUnit):
+        """(the first memory snippet, the rest, the prompt's example) for one unit.
+
+        shipped authoring: memory first, in trust order. model-first: no memory code runs; the
+        fitting shipped snippet is only an example in the author's prompt."""
+        memory, owner, config = self.team.memory, self.spec.owner, self.team.config
+        signature = self.spec.signature
+        if config.authoring == "model-first":
+            return None, [], memory.shipped_example(owner, unit.name, signature)
+        remaining = memory.candidates(owner, unit.name, signature, config.prefer_learned)
+        first_hit = memory.lookup(
+            owner, unit.name, signature, job_id=self.team.job_id, prefer_learned=config.prefer_learned
+        )
+        return first_hit, remaining, None
+
     def _run_unit(self, unit: ActionUnit, run: _Run) -> UnitVisit:
         started = time.monotonic()
         visit = UnitVisit(unit=unit.name, needs_domain_knowledge=unit.needs_domain_knowledge)
         memory, owner = self.team.memory, self.spec.owner
-        remaining = [s for s in memory.candidates(owner, unit.name, self.spec.signature)]
-        first_hit = memory.lookup(owner, unit.name, self.spec.signature, job_id=self.team.job_id)
+        model_first = self.team.config.authoring == "model-first"
+        first_hit, remaining, example = self._memory_plan(unit)
         tried: set[int] = set()
         feedback: dict | None = None
         for number in range(1, self.team.config.max_revisions + 2):
@@ -274,10 +289,16 @@ class TaskRunner:
             if number == 1 and first_hit is not None:
                 snippet = first_hit
             elif not self.authors.can_write(unit):
+                author = self.authors.author_of(unit)
+                if model_first:
+                    visit.reason = f"authoring is model-first, but {author} has no model (offline)"
+                    break
                 snippet = next((s for s in remaining if s.id not in tried), None)
                 if snippet is None:
                     if number == 1:
-                        visit.reason = f"no model for {self.authors.author_of(unit)} (offline) and no fitting snippet in code memory"
+                        visit.reason = (
+                            f"no model for {author} (offline) and no fitting snippet in code memory"
+                        )
                     break
             if snippet is not None:
                 tried.add(snippet.id)
@@ -286,11 +307,16 @@ class TaskRunner:
                     author="memory",
                     code_source="memory",
                     snippet_id=snippet.id,
+                    snippet_origin=snippet.origin,
                     code=snippet.code,
                 )
             else:
                 proposal = self.authors.propose(
-                    unit, self.spec.setup_code, self._previous_outputs(run), feedback
+                    unit,
+                    self.spec.setup_code,
+                    self._previous_outputs(run),
+                    feedback,
+                    example.code if example else None,
                 )
                 attempt = AttemptRecord(
                     number=number,
@@ -322,6 +348,8 @@ class TaskRunner:
                         self.spec.signature.keep_only(unit.memory_keys),
                         attempt.code,
                         attempt.author,
+                        model=self.team.config.role(attempt.author).model,
+                        job_id=self.team.job_id,
                     )
                     memory.record_outcome(learned, True)
                 break
@@ -393,15 +421,15 @@ class TaskRunner:
                 task_history=self._history(),
             )
         )
-        if attempt.code_source == "memory":
+        if attempt.code_source == "memory" and attempt.snippet_origin == SHIPPED:
             verdict = self.reviewer.rule_verdict(request) or self.reviewer.verdict(
                 request,
                 True,
-                f"memory snippet ran and all {len(attempt.checks)} check(s) passed",
+                f"shipped snippet ran and all {len(attempt.checks)} check(s) passed",
                 [],
-                "rules (memory snippet: reviewed when it was stored)",
+                "rules (shipped snippet, tested with genoteam)",
             )
-        else:
+        else:  # model code, and learned code reused from memory: reviewed again every time
             verdict = self.reviewer.review(request)
         self.team.bus.send(verdict)
         attempt.verdict = VerdictRecord(

@@ -1,15 +1,21 @@
-"""Code memory: snippets that passed before, reused only where their context fits.
+"""Code memory: snippets that passed before, reused only where their context fits and is trusted.
 
 A snippet is keyed by the role whose guideline it serves, the action unit, and a context
 signature (platform, file format, toolkit version). Fields may be "*" (fits any value), which
 is how the shipped, validated snippets cover every cohort. Each snippet keeps its pass/fail
 history and use count; each lookup is logged, so reuse rates can be reported per job.
 SQLite, under the workspace, so memory persists across jobs and server restarts.
+
+Trust (why: a model's approved code can still be wrong, and replaying it silently repeats the
+mistake): shipped snippets outrank learned code unless the caller opts in (`prefer_learned`);
+learned code records the model and job that wrote it and the workspace that learned it, and is
+offered only inside that workspace (a memory file copied elsewhere brings no learned code along).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 import time
@@ -33,13 +39,28 @@ CREATE TABLE IF NOT EXISTS snippets (
   code TEXT NOT NULL, code_sha TEXT NOT NULL, origin TEXT NOT NULL,
   created REAL NOT NULL, passes INTEGER NOT NULL DEFAULT 0, fails INTEGER NOT NULL DEFAULT 0,
   uses INTEGER NOT NULL DEFAULT 0, retired INTEGER NOT NULL DEFAULT 0,
-  UNIQUE(role, unit, platform, file_format, toolkit_version, cohort, code_sha)
+  model TEXT NOT NULL DEFAULT '', job_id TEXT NOT NULL DEFAULT '', workspace TEXT NOT NULL DEFAULT '',
+  UNIQUE(role, unit, platform, file_format, toolkit_version, cohort, code_sha, workspace)
 );
 CREATE TABLE IF NOT EXISTS lookups (
   id INTEGER PRIMARY KEY, job_id TEXT, role TEXT, unit TEXT,
   platform TEXT, file_format TEXT, toolkit_version TEXT, cohort TEXT, snippet_id INTEGER, time REAL
 );
 """
+
+
+def default_memory_path() -> Path:
+    """`<workspace>/code_memory.sqlite`; the workspace is $GENOTEAM_WORKSPACE (the server's) or
+    $XDG_STATE_HOME/genoteam/workspace (~/.local/state/genoteam/workspace)."""
+    workspace = os.environ.get("GENOTEAM_WORKSPACE")
+    base = (
+        Path(workspace)
+        if workspace
+        else Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        / "genoteam"
+        / "workspace"
+    )
+    return base / "code_memory.sqlite"
 
 
 def _columns(table: str) -> list[str]:
@@ -104,6 +125,13 @@ class Snippet:
     passes: int
     fails: int
     uses: int
+    model: str = ""  # the model that wrote learned code ("" for shipped snippets)
+    job_id: str = ""  # the job that learned it
+    workspace: str = ""  # the workspace that learned it; learned code is offered only there
+
+    @property
+    def shipped(self) -> bool:
+        return self.origin == SHIPPED
 
     @property
     def trusted(self) -> bool:
@@ -118,8 +146,10 @@ def _sha(code: str) -> str:
 class CodeMemory:
     """The SQLite-backed store. One instance per process; safe for sequential use across jobs."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, workspace: str | None = None) -> None:
+        """`workspace` names where learned code may be reused (default: the memory file's folder)."""
         self.path = Path(path)
+        self.workspace = workspace or str(self.path.resolve().parent)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
@@ -156,16 +186,31 @@ class CodeMemory:
         self._db.close()
 
     def _row(self, row: tuple) -> Snippet:
-        sid, role, unit, platform, file_format, tk, cohort, code, origin, passes, fails, uses = row
+        sid, role, unit, platform, file_format, tk, cohort, code, origin, passes, fails, uses = row[:12]
+        model, job_id, workspace = row[12:]
         sig = ContextSignature(platform=platform, file_format=file_format, toolkit_version=tk, cohort=cohort)
-        return Snippet(sid, role, unit, sig, code, origin, passes, fails, uses)
+        return Snippet(sid, role, unit, sig, code, origin, passes, fails, uses, model, job_id, workspace)
 
     _COLUMNS = (
-        "id, role, unit, platform, file_format, toolkit_version, cohort, code, origin, passes, fails, uses"
+        "id, role, unit, platform, file_format, toolkit_version, cohort, code, origin, passes, fails, uses,"
+        " model, job_id, workspace"
     )
 
-    def add(self, role: str, unit: str, signature: ContextSignature, code: str, origin: str) -> int:
-        """Store a snippet (or find the identical one); returns its id."""
+    def add(
+        self,
+        role: str,
+        unit: str,
+        signature: ContextSignature,
+        code: str,
+        origin: str,
+        model: str = "",
+        job_id: str = "",
+    ) -> int:
+        """Store a snippet (or find the identical one); returns its id.
+
+        Learned code (origin other than shipped) belongs to this memory's workspace and records the
+        model and job that wrote it; shipped snippets belong to every workspace ("")."""
+        workspace = "" if origin == SHIPPED else self.workspace
         with self._db:
             key = (
                 role,
@@ -177,31 +222,56 @@ class CodeMemory:
             )
             self._db.execute(
                 "INSERT OR IGNORE INTO snippets (role, unit, platform, file_format, toolkit_version, cohort, code,"
-                " code_sha, origin, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (*key, code, _sha(code), origin, time.time()),
+                " code_sha, origin, created, model, job_id, workspace) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*key, code, _sha(code), origin, time.time(), model, job_id, workspace),
             )
             row = self._db.execute(
                 "SELECT id FROM snippets WHERE role=? AND unit=? AND platform=? AND file_format=? AND toolkit_version=?"
-                " AND cohort=? AND code_sha=?",
-                (*key, _sha(code)),
+                " AND cohort=? AND code_sha=? AND workspace=?",
+                (*key, _sha(code), workspace),
             ).fetchone()
             self._db.execute("UPDATE snippets SET retired=0 WHERE id=?", (row[0],))
         return int(row[0])
 
-    def candidates(self, role: str, unit: str, wanted: ContextSignature) -> list[Snippet]:
-        """Trusted snippets whose signature fits, best first (most specific, then best record)."""
+    def candidates(
+        self, role: str, unit: str, wanted: ContextSignature, prefer_learned: bool = False
+    ) -> list[Snippet]:
+        """Trusted snippets whose signature fits, best first.
+
+        Shipped snippets come first unless `prefer_learned`; then the most specific, then the best
+        record. Learned code from another workspace is never offered."""
         rows = self._db.execute(
             f"SELECT {self._COLUMNS} FROM snippets WHERE role=? AND unit=? AND retired=0", (role, unit)
         ).fetchall()
-        found = [s for s in map(self._row, rows) if s.signature.fits(wanted) and s.trusted]
+        found = [
+            s
+            for s in map(self._row, rows)
+            if s.signature.fits(wanted) and s.trusted and (s.shipped or s.workspace == self.workspace)
+        ]
         found.sort(
-            key=lambda s: (-s.signature.specificity(), -(s.passes - s.fails), s.origin == SHIPPED, s.id)
+            key=lambda s: (
+                s.shipped == prefer_learned,
+                -s.signature.specificity(),
+                -(s.passes - s.fails),
+                s.id,
+            )
         )
         return found
 
-    def lookup(self, role: str, unit: str, wanted: ContextSignature, job_id: str = "") -> Snippet | None:
+    def shipped_example(self, role: str, unit: str, wanted: ContextSignature) -> Snippet | None:
+        """The shipped snippet that fits, for a prompt's example (model-first authoring)."""
+        return next((s for s in self.candidates(role, unit, wanted) if s.shipped), None)
+
+    def lookup(
+        self,
+        role: str,
+        unit: str,
+        wanted: ContextSignature,
+        job_id: str = "",
+        prefer_learned: bool = False,
+    ) -> Snippet | None:
         """The best fitting snippet, counting the use; every lookup is logged (hit or miss)."""
-        found = self.candidates(role, unit, wanted)
+        found = self.candidates(role, unit, wanted, prefer_learned)
         best = found[0] if found else None
         with self._db:
             self._db.execute(
@@ -233,6 +303,38 @@ class CodeMemory:
         if row is None:
             raise GenoteamError(f"code memory has no snippet {snippet_id}")
         return self._row(row)
+
+    def entries(self, include_retired: bool = False) -> list[Snippet]:
+        """Every snippet (for `genoteam memory list`), oldest first."""
+        where = "" if include_retired else "WHERE retired=0"
+        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM snippets {where} ORDER BY id").fetchall()
+        return [self._row(row) for row in rows]
+
+    def forget(self, snippet_ids: list[int]) -> list[int]:
+        """Delete learned snippets by id; returns the ids deleted. Shipped snippets cannot be
+        forgotten (they are re-seeded at every job); asking to is an error, as is an unknown id."""
+        rows = {
+            row[0]: row[1]
+            for row in self._db.execute(
+                f"SELECT id, origin FROM snippets WHERE id IN ({','.join('?' * len(snippet_ids))})",
+                snippet_ids,
+            )
+        }
+        unknown = [sid for sid in snippet_ids if sid not in rows]
+        if unknown:
+            raise GenoteamError(
+                f"code memory {self.path} has no snippet {', '.join(map(str, unknown))}",
+                "see `genoteam memory list` for the ids",
+            )
+        shipped = [sid for sid in snippet_ids if rows[sid] == SHIPPED]
+        if shipped:
+            raise GenoteamError(
+                f"snippet(s) {', '.join(map(str, shipped))} are shipped with genoteam and cannot be forgotten",
+                "use --authoring model-first to have models write every unit instead",
+            )
+        with self._db:
+            self._db.executemany("DELETE FROM snippets WHERE id=?", [(sid,) for sid in snippet_ids])
+        return list(snippet_ids)
 
     def stats(self, job_id: str | None = None) -> dict:
         """Lookups, hits and hit rate (overall and per unit), for one job or all of them."""

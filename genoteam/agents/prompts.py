@@ -44,8 +44,9 @@ def code_messages(
     setup_code: str,
     previous_outputs: list[tuple[str, str]],
     last_attempt: dict | None,
+    example: str | None = None,
 ) -> list[dict]:
-    """Prompt for writing (or revising) the code of one unit."""
+    """Prompt for writing (or revising) the code of one unit (`example`: its shipped snippet)."""
     purpose = "domain_code" if role == "domain_expert" else "code"
     system = header(role, purpose, task_id, unit.name) + "\n" + ROLE_BRIEFS[role] + "\n\n" + CODE_FORMAT
     if guideline.prose:
@@ -56,6 +57,12 @@ def code_messages(
     parts.append(f"# Action unit `{unit.name}`\n{unit.instructions.strip()}")
     if unit.produces:
         parts.append("It must define: " + ", ".join(f"`{name}`" for name in unit.produces))
+    if example:
+        parts.append(
+            "# Example\nCode that did this unit on other cohorts (tested with genoteam). It is an example, "
+            "not an answer: check every choice it makes against this cohort's data and adapt it.\n"
+            f"```python\n{example.strip()}\n```"
+        )
     if last_attempt:
         parts.append(
             "# Your previous attempt was rejected\n"

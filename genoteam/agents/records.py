@@ -28,6 +28,7 @@ class AttemptRecord(BaseModel):
     author: str  # role that wrote the code: geo, tcga, statistician, domain_expert; or "memory"
     code_source: Literal["memory", "model", "none"]
     snippet_id: int | None = None
+    snippet_origin: str = ""  # memory code: "shipped" or the role whose model wrote it
     code: str | None = None
     problem: str = ""  # why there was no code to run (model reply unusable, model call failed)
     cell_status: str | None = None  # CellStatus of the run, None when nothing ran

@@ -15,7 +15,7 @@ from genoteam.agents.llm import Ledger, ModelClient, RoleModel, TeamConfig
 from genoteam.agents.loop import TaskSpec, Team
 from genoteam.agents.memory import CodeMemory, ContextSignature
 from genoteam.agents.messages import ROLES, MessageBus
-from genoteam.agents.scripted_model import Script, ScriptedModelServer
+from tests.standin_model import Script, ScriptedModelServer
 
 # A guideline small enough to reason about in a test, with every feature the loop has: a
 # produces list, checks of several kinds, an optional unit, a unit needing domain knowledge,

@@ -11,7 +11,7 @@ import re
 
 from genoteam.agents.loop import run_task
 from genoteam.agents.messages import MessageBus
-from genoteam.agents.scripted_model import Reply, ScriptedRequest
+from tests.standin_model import Reply, ScriptedRequest
 
 from .conftest import (
     TOY_SNIPPETS,
@@ -99,7 +99,7 @@ def test_memory_hit_needs_no_model_call(
     for unit in ("load_table", "summarise"):
         visit = next(v for v in record.visits if v.unit == unit)
         assert visit.from_memory and visit.attempts[0].author == "memory"
-        assert visit.attempts[0].verdict.source.startswith("rules (memory snippet")
+        assert visit.attempts[0].verdict.source.startswith("rules (shipped snippet")
         assert (
             script.calls(purpose="code", unit=unit) == [] and script.calls(role="reviewer", unit=unit) == []
         )

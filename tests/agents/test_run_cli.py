@@ -9,9 +9,9 @@ import pytest
 from genoteam.agents.engine import run_team
 from genoteam.agents.llm import RoleModel, TeamConfig
 from genoteam.agents.messages import ROLES
-from genoteam.agents.scripted_model import Script, ScriptedModelServer, competent_model
 from genoteam.cli import main
 from genoteam.pipeline.api import AnalysisRequest
+from tests.standin_model import Script, ScriptedModelServer, competent_model
 
 TRAIT = "Kidney_Clear_Cell_Carcinoma"
 
@@ -140,3 +140,67 @@ def test_stages_preprocess_then_statistics_give_the_whole_answer(synthetic_input
     assert second.selected_cohorts == whole.selected_cohorts
     provenance = json.loads((tmp_path / "second" / "provenance.json").read_text())
     assert [t["role"] for t in provenance["tasks"]] == ["statistician"]
+
+
+def _config_file(tmp_path, api_base: str, authoring: str | None = None) -> str:
+    """A team config as a user writes it: every role on the stand-in model."""
+    team = f'[team]\nauthoring = "{authoring}"\n\n' if authoring else ""
+    path = tmp_path / "team.toml"
+    path.write_text(
+        team + "[models.default]\n"
+        'model = "openai/standin"\n'
+        f'api_base = "{api_base}"\n'
+        "timeout_s = 30\n"
+        "input_cost_per_token = 0.000001\n"
+        "output_cost_per_token = 0.000002\n"
+    )
+    return str(path)
+
+
+def test_model_first_run_writes_every_unit_with_models_and_matches_offline(synthetic_input, tmp_path, capsys):
+    """`genoteam run --authoring model-first --config team.toml`: no code comes from memory, every
+    unit's prompt carries its shipped snippet as an example, and the answer equals the offline run."""
+    input_dir, _ = synthetic_input
+    cohorts = ["--cohort", "GSE9900501", "--cohort", "TCGA"]
+    common = ["--trait", TRAIT, "--input", str(input_dir), "--sandbox", "local", "--json", *cohorts]
+    memory = ["--memory", str(tmp_path / "memory.sqlite")]
+    assert main(["run", *common, "--output", str(tmp_path / "offline"), *memory]) == 0
+    offline = json.loads(capsys.readouterr().out)
+    script = Script(fallback=competent_model)
+    with ScriptedModelServer(script) as server:
+        config = _config_file(tmp_path, server.api_base)
+        argv = ["run", *common, "--output", str(tmp_path / "mf"), *memory, "--config", config]
+        assert main([*argv, "--authoring", "model-first"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == offline["status"] == "complete"
+    assert [g["gene"] for g in result["significant_genes"]] == [
+        g["gene"] for g in offline["significant_genes"]
+    ]
+    provenance = json.loads((tmp_path / "mf" / "provenance.json").read_text())
+    visits = [v for t in provenance["tasks"] for v in t["visits"]]
+    assert visits and all(not v["from_memory"] for v in visits)
+    assert all(a["code_source"] == "model" for v in visits for a in v["attempts"])
+    code_calls = script.calls(purpose="code") + script.calls(purpose="domain_code")
+    assert len(code_calls) == len(visits)
+    assert all("# Example\n" in call.user_text for call in code_calls)
+    domain = {c.unit for c in script.calls(purpose="domain_code")}
+    assert {"clinical_features", "identifier_review"} <= domain  # judgement units go to the expert
+    assert provenance["memory"]["job"]["lookups"] == 0
+    # the learned code records the model and the job that wrote it
+    from genoteam.agents.memory import CodeMemory
+
+    store = CodeMemory(tmp_path / "memory.sqlite")
+    learned = [e for e in store.entries() if not e.shipped]
+    store.close()
+    assert learned and {(e.model, e.job_id) for e in learned} == {("openai/standin", provenance["job_id"])}
+
+
+def test_model_first_without_a_model_is_refused_before_any_work(synthetic_input, tmp_path, capsys):
+    input_dir, _ = synthetic_input
+    path = tmp_path / "team.toml"
+    path.write_text('[team]\nauthoring = "model-first"\n')
+    argv = ["run", "--trait", TRAIT, "--input", str(input_dir), "--output", str(tmp_path / "out")]
+    assert main([*argv, "--sandbox", "local", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "authoring is model-first" in err and "geo (no model configured)" in err
+    assert "--authoring shipped" in err and not (tmp_path / "out").exists()

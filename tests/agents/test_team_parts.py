@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from genoteam.agents.llm import OFFLINE, load_team_config
@@ -92,22 +94,24 @@ def test_memory_reuses_only_where_the_context_fits(tmp_path):
     generic = memory.add("geo", "map_genes", ContextSignature(), "generic()", "shipped")
     specific = memory.add("geo", "map_genes", gpl96, "for_gpl96()", "geo")
     memory.record_outcome(specific, True)
-    assert memory.lookup("geo", "map_genes", gpl96, job_id="a").id == specific  # most specific first
-    assert memory.lookup("geo", "map_genes", gpl97, job_id="a").id == generic  # GPL96 code does not fit GPL97
+    assert memory.lookup("geo", "map_genes", gpl96, job_id="a").id == generic  # shipped outranks learned
+    # opted in: learned code first, the most specific first
+    assert memory.lookup("geo", "map_genes", gpl96, job_id="a", prefer_learned=True).id == specific
+    assert memory.lookup("geo", "map_genes", gpl97, job_id="a", prefer_learned=True).id == generic  # no fit
     old_toolkit = ContextSignature(platform="GPL96", file_format="soft", toolkit_version="0.0")
     assert memory.lookup("geo", "map_genes", old_toolkit, job_id="a") is None  # written for another toolkit
     assert memory.lookup("tcga", "map_genes", gpl96, job_id="a") is None
     # a learned snippet that fails more than it passes is no longer trusted
     memory.record_outcome(specific, False)
     memory.record_outcome(specific, False)
-    assert memory.lookup("geo", "map_genes", gpl96, job_id="b").id == generic
+    assert memory.lookup("geo", "map_genes", gpl96, job_id="b", prefer_learned=True).id == generic
     stats = memory.stats("a")
-    assert stats["lookups"] == 4 and stats["hits"] == 2 and stats["hit_rate"] == 0.5
+    assert stats["lookups"] == 5 and stats["hits"] == 3 and stats["hit_rate"] == 0.6
     assert stats["per_unit"]["tcga/map_genes"] == {"lookups": 1, "hits": 0}
-    assert memory.get(generic).uses == 2
+    assert memory.get(generic).uses == 3
     memory.close()
     reopened = CodeMemory(tmp_path / "mem.sqlite")  # persistent
-    assert reopened.get(specific).fails == 2 and reopened.stats()["lookups"] == 5
+    assert reopened.get(specific).fails == 2 and reopened.stats()["lookups"] == 6
     reopened.close()
 
 
@@ -232,3 +236,51 @@ def test_a_memory_written_by_an_older_layout_is_carried_over(tmp_path):
         row = db.execute("SELECT cohort, passes, uses FROM snippets WHERE code_sha = 'sha'").fetchone()
     assert row == ("", 3, 5)
     memory.close()
+
+
+def test_learned_code_records_its_author_and_stays_in_its_workspace(tmp_path):
+    import shutil
+
+    first = tmp_path / "ws1" / "code_memory.sqlite"
+    memory = CodeMemory(first)
+    learned = memory.add("geo", "u", ContextSignature(), "x = 1\n", "geo", model="openai/m", job_id="job1")
+    memory.record_outcome(learned, True)
+    entry = memory.get(learned)
+    assert (entry.model, entry.job_id, entry.workspace) == ("openai/m", "job1", str(first.parent.resolve()))
+    assert memory.lookup("geo", "u", ContextSignature()).id == learned
+    memory.close()
+    # the same file copied into another workspace offers none of the learned code
+    second = tmp_path / "ws2" / "code_memory.sqlite"
+    second.parent.mkdir()
+    shutil.copy(first, second)
+    elsewhere = CodeMemory(second)
+    assert elsewhere.lookup("geo", "u", ContextSignature()) is None
+    assert elsewhere.get(learned).code == "x = 1\n"  # still listed, just never offered here
+    elsewhere.close()
+
+
+def test_memory_command_lists_and_forgets_learned_code(tmp_path, capsys):
+    from genoteam.cli import main
+
+    path = tmp_path / "code_memory.sqlite"
+    memory = CodeMemory(path)
+    memory.seed_shipped()
+    kept = memory.add("geo", "u1", ContextSignature(), "a = 1\n", "geo", model="openai/a", job_id="j1")
+    gone = memory.add("tcga", "u2", ContextSignature(), "b = 1\n", "tcga", model="openai/b", job_id="j2")
+    shipped_id = next(e.id for e in memory.entries() if e.shipped)
+    memory.close()
+    assert main(["memory", "list", "--memory", str(path), "--learned", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["id"], r["model"], r["job"], r["reusable_here"]) for r in rows] == [
+        (kept, "openai/a", "j1", True),
+        (gone, "openai/b", "j2", True),
+    ]
+    assert main(["memory", "forget", "--memory", str(path), "--job", "j2"]) == 0
+    assert f"forgot 1 snippet(s): {gone}" in capsys.readouterr().out
+    assert main(["memory", "forget", "--memory", str(path), str(shipped_id)]) == 1
+    assert "shipped with genoteam and cannot be forgotten" in capsys.readouterr().err
+    assert main(["memory", "forget", "--memory", str(path), "999999"]) == 1
+    assert "has no snippet 999999" in capsys.readouterr().err
+    reopened = CodeMemory(path)
+    assert [e.id for e in reopened.entries() if not e.shipped] == [kept]
+    reopened.close()

@@ -1,11 +1,16 @@
-"""A real OpenAI-compatible HTTP endpoint on 127.0.0.1 that answers from a script.
+"""The stand-in model: a real OpenAI-compatible HTTP endpoint on 127.0.0.1 that answers from a script.
 
 Why: the LLM path (litellm -> HTTP -> reply parsing -> retries -> ledger) must be exercised
 for real in tests and benchmarks without a paid model. The server speaks
 `POST /v1/chat/completions`; it reads the ROLE/PURPOSE/UNIT header lines of the system prompt
-(see prompts.py) and replies with the first matching scripted rule, or with the fallback
-responder. A rule can also delay (to provoke a client timeout) or return an HTTP error.
-Every request is kept, so a test can count and inspect the calls.
+(see genoteam/agents/prompts.py) and replies with the first matching scripted rule, or with the
+fallback responder. A reply can delay (to provoke a client timeout), return an HTTP error, end
+with finish_reason "length", or carry tool calls. Every request is kept (with the request body's
+parameters), so a test can count and inspect the calls.
+
+Import it in tests as `from tests.standin_model import ...`. Run it as a process (benchmarks,
+which import nothing from tests/; manual runs of `genoteam run`):
+`python3 tests/standin_model.py --behaviour competent` prints `api_base=http://127.0.0.1:PORT/v1`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class ScriptedRequest:
     task: str
     messages: list[dict]
     model: str
+    params: dict = field(default_factory=dict)  # the request body without messages (temperature, ...)
 
     @property
     def user_text(self) -> str:
@@ -40,6 +46,8 @@ class Reply:
     status: int = 200
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    finish_reason: str = "stop"
+    tool_calls: list[dict] | None = None  # [{"name": ..., "arguments": {...}}]
 
 
 @dataclass
@@ -107,6 +115,20 @@ def _header(messages: list[dict], name: str) -> str:
     return match.group(1).strip() if match else ""
 
 
+def _message(reply: Reply) -> dict:
+    message: dict = {"role": "assistant", "content": reply.text or None if reply.tool_calls else reply.text}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{i}",
+                "type": "function",
+                "function": {"name": call["name"], "arguments": json.dumps(call.get("arguments", {}))},
+            }
+            for i, call in enumerate(reply.tool_calls)
+        ]
+    return message
+
+
 def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:  # quiet: tests read the script's record instead
@@ -136,6 +158,7 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
                 task=_header(messages, "TASK"),
                 messages=messages,
                 model=str(body.get("model", "")),
+                params={key: value for key, value in body.items() if key != "messages"},
             )
             reply = script.answer(request)
             if reply.delay_s:
@@ -154,11 +177,7 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
                     "created": int(time.time()),
                     "model": request.model,
                     "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": reply.text},
-                            "finish_reason": "stop",
-                        }
+                        {"index": 0, "message": _message(reply), "finish_reason": reply.finish_reason}
                     ],
                     "usage": {
                         "prompt_tokens": reply.prompt_tokens
@@ -207,7 +226,7 @@ def _owner_of_task(task_id: str) -> str:
 
 def shipped_code(task_id: str, unit: str) -> str | None:
     """The shipped snippet of `unit` for the guideline that task `task_id` follows."""
-    from genoteam.agents.memory import SNIPPETS_DIR, snippet_roles
+    from genoteam.agents.memory import SNIPPETS_DIR, snippet_roles  # what a model trained on them knows
 
     owner = _owner_of_task(task_id)
     own = SNIPPETS_DIR / owner / f"{unit}.py"
@@ -219,17 +238,23 @@ def shipped_code(task_id: str, unit: str) -> str | None:
     return None
 
 
+def prompt_example(request: ScriptedRequest) -> str | None:
+    """The example code block a model-first prompt carries, if any."""
+    match = re.search(r"# Example\n.*?```python\n(.*?)```", request.user_text, re.DOTALL)
+    return match.group(1) if match else None
+
+
 def competent_model(request: ScriptedRequest) -> Reply:
-    """A scripted model that does what the guideline asks: plans advance until the end, writes the
-    shipped snippet of each unit (as a model would write working code), and approves reviews.
-    Benchmarks use it to count model calls and memory reuse on real cohorts."""
+    """A stand-in that does what the guideline asks: plans advance until the end, writes working code
+    for each unit (the prompt's example when it has one, else the shipped snippet, as a model
+    trained on them would), and approves reviews. Benchmarks use it to count calls and reuse."""
     if request.purpose == "plan":
         facts = json.loads(request.user_text.split("# Facts\n", 1)[1])
         if facts.get("next_unit") is None:
             return Reply(json.dumps({"action": "stop", "unit": None, "reason": "all units done"}))
         return Reply(json.dumps({"action": "advance", "unit": facts["next_unit"], "reason": "next in order"}))
     if request.purpose in ("code", "domain_code"):
-        code = shipped_code(request.task, request.unit)
+        code = prompt_example(request) or shipped_code(request.task, request.unit)
         if code is None:
             return Reply(status=400, text=f"no code known for {request.task}/{request.unit}")
         return Reply(f"```python\n{code}```\n")
@@ -238,3 +263,23 @@ def competent_model(request: ScriptedRequest) -> Reply:
             json.dumps({"approved": True, "reason": "the code does what the unit asks", "requests": []})
         )
     return Reply(status=400, text=f"unexpected purpose {request.purpose!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve one behaviour until interrupted; prints `api_base=...` once listening."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="stand-in OpenAI-compatible model on 127.0.0.1")
+    parser.add_argument("--behaviour", choices=("competent",), default="competent")
+    args = parser.parse_args(argv)
+    with ScriptedModelServer(Script(fallback={"competent": competent_model}[args.behaviour])) as server:
+        print(f"api_base={server.api_base}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
