@@ -13,6 +13,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from genoteam.data.catalogue import Cohort, CohortCatalogue
 from genoteam.pipeline.api import (
     AnalysisRequest,
@@ -35,7 +37,7 @@ from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.geo import read_geo_cohort, split_by_platform
 from genoteam.toolkit.preprocess_geo import preprocess_geo_cohort
 from genoteam.toolkit.stats.questions import answer_question
-from genoteam.toolkit.stats.selection import CLINICAL_CONDITIONS, load_task_info
+from genoteam.toolkit.stats.selection import CLINICAL_CONDITIONS, load_task_info, select_one_step_cohort
 from genoteam.toolkit.symbols import normalize_gene_symbols
 from genoteam.toolkit.tcga import preprocess_tcga_cohort
 
@@ -59,18 +61,46 @@ def preprocess_cohort(cohort: Cohort, trait: str, output_root: Path) -> list[Coh
     ]
 
 
-def _outcomes(cohort: Cohort, trait: str, output_root: Path) -> list[CohortOutcome]:
+def _outcomes(
+    cohort: Cohort, trait: str, output_root: Path
+) -> tuple[list[CohortOutcome], list[CohortPreprocessResult]]:
     """Preprocess one cohort, turning any failure into an outcome that says why (never raised)."""
     try:
         results = preprocess_cohort(cohort, trait, output_root)
     except GenoteamError as error:
-        return [CohortOutcome(cohort=cohort.output_id, trait=trait, usable=False, error=str(error))]
+        return [CohortOutcome(cohort=cohort.output_id, trait=trait, usable=False, error=str(error))], []
     except Exception as error:  # an unexpected failure in one cohort must not stop the others
         detail = "".join(traceback.format_exception_only(error)).strip()
-        return [
-            CohortOutcome(cohort=cohort.output_id, trait=trait, usable=False, error=f"unexpected: {detail}")
-        ]
-    return [outcome_from_record(r.cohort_id, trait, r.record, "; ".join(r.notes[-2:])) for r in results]
+        failed = CohortOutcome(
+            cohort=cohort.output_id, trait=trait, usable=False, error=f"unexpected: {detail}"
+        )
+        return [failed], []
+    outcomes = [outcome_from_record(r.cohort_id, trait, r.record, "; ".join(r.notes[-2:])) for r in results]
+    return outcomes, results
+
+
+class LinkedTables:
+    """Linked tables kept in memory for the statistics of the same run: per trait only the one
+    the selection ranks first so far (for a two-step question, the trait's and the condition's
+    best), so memory holds one table per trait whatever the number of cohorts. Any other cohort
+    the statistics need is read back from its CSV."""
+
+    def __init__(self, request: AnalysisRequest) -> None:
+        self.request = request
+        self.tables: dict[tuple[str, str], pd.DataFrame] = {}
+        self.records: dict[str, dict[str, dict]] = {}
+
+    def add(self, results: list[CohortPreprocessResult]) -> None:
+        for r in results:
+            self.records.setdefault(r.trait, {})[r.cohort_id] = r.record
+            if r.linked is not None:
+                self.tables[(r.trait, r.cohort_id)] = r.linked
+            r.linked = None
+        for trait, records in self.records.items():
+            condition = self.request.condition if trait == self.request.trait else None
+            best = select_one_step_cohort(records, condition if condition in CLINICAL_CONDITIONS else None)
+            for key in [k for k in self.tables if k[0] == trait and k[1] != best]:
+                del self.tables[key]
 
 
 def _traits_to_preprocess(request: AnalysisRequest) -> list[str]:
@@ -91,13 +121,19 @@ def planned_cohorts(request: AnalysisRequest, catalogue: CohortCatalogue) -> lis
 
 
 def preprocess_all(
-    planned: list[tuple[str, Cohort]], output_root: Path, progress: Callable[[str], None]
+    planned: list[tuple[str, Cohort]],
+    output_root: Path,
+    progress: Callable[[str], None],
+    tables: LinkedTables | None = None,
 ) -> list[CohortOutcome]:
     """Preprocess the planned cohorts one after the other; a failure stays with its cohort."""
     outcomes: list[CohortOutcome] = []
     for trait, cohort in planned:
         progress(f"preprocessing {trait}/{cohort.id}")
-        outcomes += _outcomes(cohort, trait, output_root)
+        done, results = _outcomes(cohort, trait, output_root)
+        outcomes += done
+        if tables is not None:
+            tables.add(results)
     return outcomes
 
 
@@ -179,10 +215,11 @@ def run_reference(
             progress(min(done / (n_total + 1), 0.95), message)
         done += 1
 
+    tables = LinkedTables(request)
     if stage == "statistics":
         outcomes = recorded_outcomes(request, output_dir)
     else:
-        outcomes = preprocess_all(planned, output_dir, step)
+        outcomes = preprocess_all(planned, output_dir, step, tables if stage == "all" else None)
     if stage == "preprocess":
         return _preprocessed(request, outcomes, output_dir)
     if not any(o.usable and o.trait == request.trait for o in outcomes):
@@ -197,6 +234,7 @@ def run_reference(
             method=request.method,
             select_by=request.select_by,
             task_info=task_info,
+            tables=tables.tables,
         )
     except GenoteamError as error:
         return _insufficient(request, outcomes, output_dir, str(error))

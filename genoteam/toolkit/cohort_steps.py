@@ -25,6 +25,9 @@ class CohortPreprocessResult:
     is_usable: bool
     written: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # the linked table as written (usable cohorts only), so that statistics in the same process
+    # need not read back the CSV just written; the caller drops it when it is not needed
+    linked: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 def record_unavailable(
@@ -69,6 +72,7 @@ def link_and_record(
     result.written["cohort_info"] = info_path
     if result.is_usable:
         result.written["linked"] = layout.write_linked_data(output_root, trait, cohort, linked)
+        result.linked = linked
     return result
 
 

@@ -1,4 +1,4 @@
-"""The vectorised CSV writer of toolkit.layout: exact round trip, repr's text, bounded blocks.
+"""The fast CSV writer of toolkit.layout: exact round trip, repr's text, bounded blocks.
 
 The oracle is the obvious writer (repr of every float), which the fast path must reproduce
 byte for byte on expression-like values, and every float must read back exactly."""
@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from genoteam.toolkit import layout
+from genoteam.toolkit.stats.questions import PreprocessFolder
 
 
 def _repr_csv(df: pd.DataFrame) -> str:
@@ -31,7 +32,11 @@ def _expression_like(rng: np.random.Generator, shape: tuple[int, int]) -> pd.Dat
     values[1, :4] = [1e-4, -123456.5, 0.1 + 0.2, 1.0 / 3.0]  # repr needs 17 digits: 1/3, 0.1+0.2
     values[2, :2] = [np.nan, 5.0]  # a row the fast path cannot write falls back to repr
     values[3, :2] = [np.inf, -np.inf]
-    values[4, :3] = [1e-4, -9999999.5, 7.0]  # the ends of the fast path
+    values[4, :3] = [1e-4, -9999999.5, 7.0]
+    values[5, :2] = [1e-05, 2.5]  # repr writes 1e-05, orjson 0.00001: that row goes through repr
+    values[6, :2] = [1e16, -3.0]  # repr 1e+16, orjson 1e16
+    values[7, :3] = [9999999999999998.0, -1e-4, 123456789.12345679]  # the ends of orjson's path
+    values[8] = np.round(rng.normal(8.0, 2.0, shape[1]), 11)  # real files: ~12 significant digits
     frame = pd.DataFrame(
         values,
         index=[f"S{i}" for i in range(shape[0])],
@@ -43,12 +48,8 @@ def _expression_like(rng: np.random.Generator, shape: tuple[int, int]) -> pd.Dat
 
 def test_fast_writer_gives_repr_text_and_exact_floats() -> None:
     frame = _expression_like(np.random.default_rng(3), (40, 25))
-    fixed = layout._fixed_point_rows(frame.to_numpy())
-    assert fixed is not None and [i for i, t in enumerate(fixed) if t is None] == [
-        1,
-        2,
-        3,
-    ]  # others: fast path
+    fast = layout._fast_rows(np.ascontiguousarray(frame.to_numpy()))
+    assert fast is not None and [i for i, t in enumerate(fast) if t is None] == [2, 3, 5, 6]
     text = layout.frame_to_csv(frame)
     assert text == _repr_csv(frame)
     back = pd.read_csv(io.StringIO(text), index_col=0)
@@ -90,6 +91,25 @@ def test_streamed_write_is_atomic(tmp_path: Path) -> None:
         layout.atomic_write_chunks(target, broken())
     assert target.read_text() == "old complete content"
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
-    frame = _expression_like(np.random.default_rng(9), (6, 5))
+    frame = _expression_like(np.random.default_rng(9), (10, 5))
     layout.atomic_write_csv(target, frame)
     assert target.read_text() == _repr_csv(frame)
+
+
+def test_linked_table_in_memory_equals_its_csv_read_back(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    linked = pd.DataFrame(
+        np.round(rng.normal(6.0, 2.0, (30, 40)), 11),
+        index=[f"GSM{i}" for i in range(30)],
+        columns=["Trait", "Age", "Gender", *[f"G{j}" for j in range(37)]],
+    )
+    linked["Trait"] = rng.integers(0, 2, 30).astype(float)
+    linked.iloc[3, 5] = 1e-05  # a value written through repr
+    layout.write_linked_data(tmp_path, "Trait", "GSE1", linked)
+    root = tmp_path / "preprocess"
+    from_disk = PreprocessFolder(root).load("Trait", "GSE1")
+    in_memory = PreprocessFolder(root, {("Trait", "GSE1"): linked})
+    (root / "Trait" / "GSE1.csv").unlink()  # the in-memory table must not need the file
+    pd.testing.assert_frame_equal(
+        in_memory.load("Trait", "GSE1"), from_disk, check_exact=True, check_names=False
+    )

@@ -10,6 +10,7 @@ binary trait, LRT p-values), "genotex" (GenoTEX's penalised procedure, select_by
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -146,28 +147,38 @@ def _read_json(path: Path) -> dict:
         raise InputFileError(path, f"not valid JSON ({error})", "re-run preprocessing") from error
 
 
-class PreprocessFolder:
-    """GenoTEX's preprocess layout: <root>/<Trait>/cohort_info.json and <root>/<Trait>/<cohort>.csv."""
+def _float_block(table: pd.DataFrame) -> pd.DataFrame:
+    """One float block: a column-per-block frame makes every row selection ~100x slower."""
+    return pd.DataFrame(table.to_numpy(dtype=float), index=table.index, columns=table.columns)
 
-    def __init__(self, root: str | Path) -> None:
+
+class PreprocessFolder:
+    """GenoTEX's preprocess layout: <root>/<Trait>/cohort_info.json and <root>/<Trait>/<cohort>.csv.
+
+    `tables` holds linked tables already in memory ((entity, cohort) -> the table written to
+    disk): preprocessing and statistics in one process then skip reading back a CSV that can
+    be hundreds of MB. The CSV round trip is exact, so the answer is the same either way."""
+
+    def __init__(
+        self, root: str | Path, tables: Mapping[tuple[str, str], pd.DataFrame] | None = None
+    ) -> None:
         self.root = Path(root)
         self._cache: dict[tuple[str, str], pd.DataFrame] = {}
+        self._in_memory = dict(tables or {})
 
     def cohort_info(self, entity: str) -> dict:
         return _read_json(self.root / entity / "cohort_info.json")
 
     def load(self, entity: str, cohort: str) -> pd.DataFrame:
         key = (entity, cohort)
+        if key not in self._cache and key in self._in_memory:
+            self._cache[key] = _float_block(self._in_memory.pop(key))
         if key not in self._cache:
             path = self.root / entity / f"{cohort}.csv"
             try:
                 # low_memory=False: a linked table is wide (20,000 gene columns), and pandas' chunked
                 # reading then concatenates every column's chunks: ~3x the time, a higher peak
-                table = pd.read_csv(path, index_col=0, low_memory=False)
-                # one float block: a column-per-block frame makes every row selection ~100x slower
-                self._cache[key] = pd.DataFrame(
-                    table.to_numpy(dtype=float), index=table.index, columns=table.columns
-                )
+                self._cache[key] = _float_block(pd.read_csv(path, index_col=0, low_memory=False))
             except (FileNotFoundError, ValueError) as error:
                 raise InputFileError(
                     path, f"cannot read the linked table ({error})", "re-run preprocessing"
@@ -185,11 +196,13 @@ def answer_question(
     seed: int = GENOTEX_SEED,
     bootstrap: int = 0,
     exclude_trait_genes: bool = True,
+    tables: Mapping[tuple[str, str], pd.DataFrame] | None = None,
 ) -> SignificantGenesResult:
-    """Select cohorts as GenoTEX does and answer (trait, condition) with `method`."""
+    """Select cohorts as GenoTEX does and answer (trait, condition) with `method`; `tables`:
+    linked tables already in memory (see PreprocessFolder)."""
     if method not in METHODS:
         raise GenoteamError(f"unknown method '{method}'", f"use one of {METHODS}")
-    folder = PreprocessFolder(preprocess_root)
+    folder = PreprocessFolder(preprocess_root, tables)
     two_step = condition is not None and condition not in CLINICAL_CONDITIONS
     if not two_step:
         cohort = select_one_step_cohort(folder.cohort_info(trait), condition)
