@@ -16,16 +16,15 @@ the chosen penalty (and across bootstrap resamples when asked).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, precision_score, r2_score, recall_score
 
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.stats.design import CLINICAL_COLUMNS
-from genoteam.toolkit.stats.genotex_models import Residualized, detect_batch_effect, make_model, normalize
+from genoteam.toolkit.stats.genotex_models import PreparedFit, detect_batch_effect, normalize
 from genoteam.toolkit.stats.selection import CLINICAL_CONDITIONS, condition_genes, known_genes
 
 METHOD_GENOTEX = "genotex"
@@ -94,6 +93,8 @@ def fold_indices(n: int, k: int = 5, seed: int = GENOTEX_SEED) -> list[tuple[np.
 
 def prediction_metrics(y_true: np.ndarray, y_pred: np.ndarray, binary: bool) -> dict[str, float]:
     """GenoTEX's metrics: binary predictions thresholded at 0.5 (percentages), else NMSE and R^2."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, r2_score, recall_score
+
     if binary:
         truth, pred = (y_true > 0.5).astype(int), (y_pred > 0.5).astype(int)
         return {
@@ -124,7 +125,7 @@ def _mean_of(dicts: list[dict[str, float]]) -> dict[str, float]:
 
 def cross_validate(
     kind: str,
-    penalty: float,
+    penalties: Sequence[float],
     x: np.ndarray,
     y: np.ndarray,
     z: np.ndarray | None,
@@ -132,22 +133,31 @@ def cross_validate(
     reference: list[str] | None,
     k: int = 5,
     seed: int = GENOTEX_SEED,
-) -> FoldRun:
-    """k-fold CV of one penalty, each fold standardised with its own training statistics."""
+) -> list[FoldRun]:
+    """k-fold CV of each penalty, each fold standardised with its own training statistics.
+
+    Folds outside, penalties inside: a fold's standardisation, residualisation and (LMM) kinship
+    rotation do not depend on the penalty, so they are computed once per fold, not per fit."""
     binary = len(np.unique(y)) == 2
-    predictions, selections = [], []
-    selected = np.zeros((k, x.shape[1]), dtype=bool)
+    predictions: list[list[dict[str, float]]] = [[] for _ in penalties]
+    selections: list[list[dict[str, float]]] = [[] for _ in penalties]
+    selected = [np.zeros((k, x.shape[1]), dtype=bool) for _ in penalties]
     for i, (train, test) in enumerate(fold_indices(len(x), k, seed)):
         x_train, x_test = normalize(x[train], x[test])
         z_train, z_test = (None, None) if z is None else normalize(z[train], z[test])
-        model = Residualized(make_model(kind, penalty)).fit(x_train, y[train], z_train)
-        predictions.append(prediction_metrics(y[test], model.predict(x_test, z_test), binary))
-        selected[i] = model.gene_coefficients != 0
-        if reference is not None:
-            selections.append(
-                selection_metrics([g for g, s in zip(genes, selected[i], strict=True) if s], reference)
-            )
-    return FoldRun(penalty, _mean_of(predictions), _mean_of(selections) if selections else None, selected)
+        prepared = PreparedFit(kind, x_train, y[train], z_train)
+        for j, penalty in enumerate(penalties):
+            model = prepared.fit(penalty)
+            predictions[j].append(prediction_metrics(y[test], model.predict(x_test, z_test), binary))
+            selected[j][i] = model.gene_coefficients != 0
+            if reference is not None:
+                chosen = [g for g, s in zip(genes, selected[j][i], strict=True) if s]
+                selections[j].append(selection_metrics(chosen, reference))
+        del prepared, x_train, x_test  # one fold's matrices alive at a time
+    return [
+        FoldRun(p, _mean_of(predictions[j]), _mean_of(selections[j]) if selections[j] else None, selected[j])
+        for j, p in enumerate(penalties)
+    ]
 
 
 def choose_penalty(runs: list[FoldRun], binary: bool, select_by: str) -> tuple[float, dict, FoldRun]:
@@ -175,7 +185,7 @@ def _bootstrap_stability(
         rows = rng.integers(0, len(x), len(x))
         xb, _ = normalize(x[rows])
         zb = None if z is None else normalize(z[rows])[0]
-        counts += Residualized(make_model(kind, penalty)).fit(xb, y[rows], zb).gene_coefficients != 0
+        counts += PreparedFit(kind, xb, y[rows], zb).fit(penalty).gene_coefficients != 0
     return counts / resamples
 
 
@@ -210,7 +220,7 @@ def genotex_regression(
         reference = [g for g in known if g in present]
     batch = detect_batch_effect(x)
     kind = model or ("lmm" if batch else "lasso")
-    runs = [cross_validate(kind, p, x, y, z, genes, reference, k, seed) for p in penalties]
+    runs = cross_validate(kind, penalties, x, y, z, genes, reference, k, seed)
     binary = len(np.unique(y)) == 2
     penalty, performance, chosen_run = choose_penalty(runs, binary, select_by)
     notes = []
@@ -218,11 +228,11 @@ def genotex_regression(
         notes.append(f"no known gene of '{trait}' is measured: GenoTEX's rule falls back to penalty 0.1")
     xn, _ = normalize(x)
     zn = None if z is None else normalize(z)[0]
-    final = Residualized(make_model(kind, penalty)).fit(xn, y, zn)
+    final = PreparedFit(kind, xn, y, zn).fit(penalty)
     if chosen_run.penalty == penalty:
         stability, stability_kind, resamples = chosen_run.selected.mean(axis=0), "cv-folds", k
     else:
-        stability = cross_validate(kind, penalty, x, y, z, genes, None, k, seed).selected.mean(axis=0)
+        stability = cross_validate(kind, [penalty], x, y, z, genes, None, k, seed)[0].selected.mean(axis=0)
         stability_kind, resamples = "cv-folds", k
     if bootstrap > 0:
         stability = _bootstrap_stability(kind, penalty, x, y, z, bootstrap, seed)
@@ -303,6 +313,8 @@ def predict_condition(
     """Step one of two-step regression: learn the condition from its genes in the condition's
     cohort, then predict it in the trait's cohort (GenoTEX's models: logistic for a binary
     condition, L1-logistic when genes outnumber samples; linear, or Lasso when p > n)."""
+    from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression
+
     x_c = condition_linked[regressors].to_numpy(dtype=float)
     y_c = condition_linked[condition].to_numpy(dtype=float)
     binary = len(np.unique(y_c)) == 2

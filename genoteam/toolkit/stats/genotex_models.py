@@ -15,8 +15,6 @@ import warnings
 
 import numpy as np
 from scipy import linalg, optimize
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Lasso
 
 
 def normalize(train: np.ndarray, test: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -69,8 +67,27 @@ def fit_log_delta(
     return best
 
 
-def _lasso(alpha: float) -> Lasso:
-    return Lasso(alpha=alpha)
+def _lasso_fit(features: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """sklearn's Lasso with GenoTEX's defaults (y as a column, as the original passes it)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Lasso
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lasso = Lasso(alpha=alpha).fit(features, y.reshape(-1, 1))
+    return np.ravel(lasso.coef_), float(np.ravel(lasso.intercept_)[0])
+
+
+def lmm_rotation(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """The LMM's penalty-independent part: kinship K = X X^T, its eigendecomposition, the null
+    model's log variance ratio and the rotated features (S + delta)^(-1/2) U^T X."""
+    y = y.reshape(-1, 1)
+    # np.dot and scipy's eigh, as the original: same rounding, same eigenvectors
+    s, u = linalg.eigh(np.dot(x, x.T))
+    log_delta = fit_log_delta(np.dot(u.T, y), s)
+    # sqrt(1 / (S + delta)), in this order: the Lasso is not run to convergence at small
+    # penalties, so the same rounding as the original is needed for the same answer
+    return np.dot(u.T, x) * np.sqrt(1.0 / (s + np.exp(log_delta)))[:, None], log_delta
 
 
 class KinshipLMM:
@@ -83,68 +100,23 @@ class KinshipLMM:
         self.log_delta: float | None = None
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> KinshipLMM:
-        y = y.reshape(-1, 1)
-        # np.dot and scipy's eigh, as the original: same rounding, same eigenvectors
-        s, u = linalg.eigh(np.dot(x, x.T))
-        self.log_delta = fit_log_delta(np.dot(u.T, y), s)
-        # sqrt(1 / (S + delta)), in this order: the Lasso is not run to convergence at small
-        # penalties, so the same rounding as the original is needed for the same answer
-        rotated = np.dot(u.T, x) * np.sqrt(1.0 / (s + np.exp(self.log_delta)))[:, None]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            lasso = _lasso(self.lamda).fit(rotated, y)
-        self.coef_ = np.ravel(lasso.coef_)
-        self.intercept_ = float(np.ravel(lasso.intercept_)[0])
+        rotated, self.log_delta = lmm_rotation(x, y)
+        self.coef_, self.intercept_ = _lasso_fit(rotated, y, self.lamda)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return x @ self.coef_ + self.intercept_
 
 
-class PlainLasso:
-    """sklearn's Lasso with GenoTEX's defaults, behind the same small interface as KinshipLMM."""
+class PenalisedFit:
+    """One fitted model of GenoTEX's ResidualizationRegressor: the penalised fit of the (residual)
+    trait, plus the least-squares coefficients of [1, Z] when there is a condition."""
 
-    def __init__(self, alpha: float = 1.0) -> None:
-        self.alpha = alpha
-        self.coef_: np.ndarray | None = None
-        self.intercept_: float = 0.0
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> PlainLasso:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            lasso = _lasso(self.alpha).fit(x, y.reshape(-1, 1))
-        self.coef_ = np.ravel(lasso.coef_)
-        self.intercept_ = float(np.ravel(lasso.intercept_)[0])
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return x @ self.coef_ + self.intercept_
-
-
-def make_model(kind: str, penalty: float) -> KinshipLMM | PlainLasso:
-    """'lmm' or 'lasso' with its penalty (GenoTEX's `lamda` or `alpha`)."""
-    return KinshipLMM(lamda=penalty) if kind == "lmm" else PlainLasso(alpha=penalty)
-
-
-class Residualized:
-    """GenoTEX's ResidualizationRegressor: with a condition Z, regress the trait on [1, Z] by
-    least squares first and fit the penalised model to the residual; predictions add it back."""
-
-    def __init__(self, model: KinshipLMM | PlainLasso) -> None:
-        self.model = model
-        self.beta_z: np.ndarray | None = None
-
-    def fit(self, x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> Residualized:
-        y = y.reshape(-1, 1).astype(float)
-        if z is not None:
-            z1 = np.column_stack([np.ones(len(z)), z.reshape(len(z), -1)])
-            self.beta_z = np.linalg.pinv(z1.T @ z1) @ z1.T @ y
-            y = y - z1 @ self.beta_z
-        self.model.fit(x, y)
-        return self
+    def __init__(self, coef: np.ndarray, intercept: float, beta_z: np.ndarray | None) -> None:
+        self.coef, self.intercept, self.beta_z = coef, intercept, beta_z
 
     def predict(self, x: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
-        pred = self.model.predict(x)
+        pred = x @ self.coef + self.intercept  # unrotated features, as the original predicts
         if z is not None and self.beta_z is not None:
             z1 = np.column_stack([np.ones(len(z)), z.reshape(len(z), -1)])
             pred = pred + z1 @ self.beta_z.ravel()
@@ -152,8 +124,34 @@ class Residualized:
 
     @property
     def gene_coefficients(self) -> np.ndarray:
-        return np.asarray(self.model.coef_)
+        return np.asarray(self.coef)
 
     @property
     def condition_coefficients(self) -> np.ndarray:
         return np.array([]) if self.beta_z is None else self.beta_z[1:].ravel()
+
+
+class PreparedFit:
+    """GenoTEX's ResidualizationRegressor around a Lasso ('lasso') or the kinship LMM ('lmm'),
+    with everything that does not depend on the penalty done once: the residualisation of the
+    trait on [1, Z] and, for the LMM, the kinship eigendecomposition, variance ratio and
+    rotation. GenoTEX redoes them for each of its 7 penalties; the fits are the same."""
+
+    def __init__(self, kind: str, x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> None:
+        y = y.reshape(-1, 1).astype(float)
+        self.beta_z: np.ndarray | None = None
+        if z is not None:
+            z1 = np.column_stack([np.ones(len(z)), z.reshape(len(z), -1)])
+            self.beta_z = np.linalg.pinv(z1.T @ z1) @ z1.T @ y
+            y = y - z1 @ self.beta_z
+        self.y = y
+        self.log_delta: float | None = None
+        if kind == "lmm":
+            self.features, self.log_delta = lmm_rotation(x, y)
+        else:
+            self.features = x
+
+    def fit(self, penalty: float) -> PenalisedFit:
+        """The fit at one penalty (GenoTEX's `lamda` for the LMM, `alpha` for the Lasso)."""
+        coef, intercept = _lasso_fit(self.features, self.y, penalty)
+        return PenalisedFit(coef, intercept, self.beta_z)
