@@ -10,11 +10,12 @@ GSE12345 -> GSE12nnn). The matrix folder is listed (an HTML index) because multi
 have one matrix per platform; when the listing is unavailable the single-platform name is tried.
 
 Guarantees:
-- Timeouts on every request; transient failures (connection errors, timeouts, HTTP 5xx/429/408,
-  truncated bodies) are retried with exponential backoff; 404 means "this kind of file does not
-  exist for the accession" and is not retried.
-- Integrity: the body must match Content-Length, a .gz file must decompress to its end, and an
-  expected sha256 (when the caller knows one) must match. Nothing unverified enters the cache.
+- Transport (genoteam.data.http): timeouts, retries with backoff, resumed transfers, size bounds;
+  404 means "this kind of file does not exist for the accession" and is not retried.
+- Integrity: the body must match Content-Length, a .gz file must decompress to its end, an
+  expected sha256 (when the caller knows one) must match, and the content must be the kind asked
+  for (a series matrix has its value table, a family SOFT its series and samples). Nothing
+  unverified enters the cache.
 - Fetched once: the accession's reference in the cache lists its files and their sha256; a
   second call reads the cache and makes no request. Blobs are re-hashed on every use.
 - No network: a GenoteamError naming the accession, the URL tried and the cache folder.
@@ -26,21 +27,24 @@ from a local HTTP server.
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.client
 import os
 import re
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from genoteam.data.cache import ContentCache, copy_out
+from genoteam.data.http import (
+    DownloadPolicy,
+    NotFound,
+    PayloadCheck,
+    Transient,
+    download_to_cache,
+    fetch_text,
+)
 from genoteam.toolkit.errors import GenoteamError
 
 DEFAULT_GEO_BASE_URL = "https://ftp.ncbi.nlm.nih.gov/geo"
@@ -48,21 +52,6 @@ BASE_URL_ENV = "GENOTEAM_GEO_BASE_URL"
 GSE = re.compile(r"^GSE[1-9][0-9]*$")
 KINDS = ("matrix", "soft")
 REF_NAMESPACE = "geo"
-USER_AGENT = "genoteam-geo-download/1 (+https://github.com/)"
-RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class DownloadPolicy:
-    """How hard to try: `attempts` in total per file, sleeping backoff_s * 2**n (capped) between."""
-
-    timeout_s: float = 60.0
-    attempts: int = 4
-    backoff_s: float = 1.0
-    backoff_max_s: float = 30.0
-
-    def delay(self, failures: int) -> float:
-        return min(self.backoff_max_s, self.backoff_s * (2 ** max(0, failures - 1)))
 
 
 @dataclass(frozen=True)
@@ -91,14 +80,6 @@ class GeoFetchResult:
         return [copy_out(f.path, Path(folder) / f.name) for f in self.files]
 
 
-class _NotFound(Exception):
-    pass
-
-
-class _Transient(Exception):
-    pass
-
-
 def series_stub(accession: str) -> str:
     """GSE781 -> 'GSEnnn', GSE12345 -> 'GSE12nnn' (GEO's folder of 1000 accessions)."""
     digits = _check_accession(accession)[3:]
@@ -117,82 +98,6 @@ def _check_accession(accession: str) -> str:
     if not GSE.match(str(accession)):
         raise GenoteamError(f"{accession!r} is not a GEO series accession", "use an accession such as GSE781")
     return str(accession)
-
-
-# ----------------------------------------------------------------------------- HTTP
-_DEFAULT = urllib.request.build_opener()
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _open(url: str, timeout: float) -> http.client.HTTPResponse:
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-    host = urllib.parse.urlparse(url).hostname or ""
-    # loopback (tests, local mirrors) never goes through a proxy from the environment
-    opener = _DIRECT if host in {"127.0.0.1", "localhost", "::1"} else _DEFAULT
-    try:
-        return opener.open(request, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        error.close()
-        if error.code in (404, 410):
-            raise _NotFound(f"HTTP {error.code} for {url}") from error
-        if error.code in RETRY_STATUS:
-            raise _Transient(f"HTTP {error.code} for {url}") from error
-        raise GenoteamError(f"HTTP {error.code} fetching {url}", "check the GEO base URL") from error
-    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as error:
-        raise _Transient(f"{type(error).__name__}: {getattr(error, 'reason', error)} for {url}") from error
-
-
-def _download_to(url: str, dest: Path, timeout: float) -> tuple[str, int]:
-    """Stream `url` into `dest`, returning (sha256, size); checks Content-Length."""
-    digest = hashlib.sha256()
-    size = 0
-    with _open(url, timeout) as response:
-        expected = response.headers.get("Content-Length")
-        try:
-            with open(dest, "wb") as out:
-                while block := response.read(1 << 20):
-                    digest.update(block)
-                    out.write(block)
-                    size += len(block)
-        except (http.client.IncompleteRead, TimeoutError, ConnectionError, OSError) as error:
-            raise _Transient(
-                f"transfer of {url} broke off after {size} bytes ({type(error).__name__})"
-            ) from error
-    if expected is not None and expected.isdigit() and int(expected) != size:
-        raise _Transient(f"truncated response from {url}: {size} of {expected} bytes")
-    return digest.hexdigest(), size
-
-
-def _check_gzip(path: Path, url: str) -> None:
-    try:
-        with gzip.open(path, "rb") as handle:
-            while handle.read(1 << 20):
-                pass
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as error:
-        raise _Transient(f"{url} is not a complete gzip file ({error})") from error
-
-
-def _fetch_text(url: str, policy: DownloadPolicy, sleep: Callable[[float], None]) -> str:
-    def attempt() -> str:
-        with _open(url, policy.timeout_s) as response:
-            try:
-                return response.read().decode("utf-8", errors="replace")
-            except (http.client.IncompleteRead, OSError) as error:
-                raise _Transient(f"listing {url} broke off ({type(error).__name__})") from error
-
-    return _with_retries(attempt, policy, sleep)
-
-
-def _with_retries(action: Callable[[], object], policy: DownloadPolicy, sleep: Callable[[float], None]):
-    failures: list[str] = []
-    for attempt in range(1, max(1, policy.attempts) + 1):
-        try:
-            return action()
-        except _Transient as error:
-            failures.append(str(error))
-            if attempt < policy.attempts:
-                sleep(policy.delay(attempt))
-    raise _Transient(f"{len(failures)} attempts failed; last: {failures[-1]}")
 
 
 # ----------------------------------------------------------------------------- listing
@@ -214,8 +119,8 @@ def _candidate_files(
         name = f"{accession}_family.soft.gz"
         return [(name, f"{base}/soft/{name}")]
     try:
-        names = matrix_names_from_listing(_fetch_text(f"{base}/matrix/", policy, sleep), accession)
-    except _NotFound:
+        names = matrix_names_from_listing(fetch_text(f"{base}/matrix/", policy, sleep), accession)
+    except NotFound:
         return []
     if not names:  # a listing we could not parse: try the single-platform name
         names = [f"{accession}_series_matrix.txt.gz"]
@@ -322,11 +227,11 @@ def _download(
                         _download_one(cache, accession, kind, name, url, policy, expected.get(name), sleep)
                     )
                     found = True
-                except _NotFound:
+                except NotFound:
                     continue
             if not found:
                 missing.append(kind)
-    except _Transient as error:
+    except Transient as error:
         raise GenoteamError(
             f"could not download GEO {accession} from {base}: {error}; nothing usable is cached for it in {cache.root}",
             f"check the network (or {BASE_URL_ENV}), then retry; or place its files in <input>/GEO/<Trait>/{accession}/",
@@ -349,17 +254,37 @@ def _download_one(
     expected_sha: str | None,
     sleep: Callable[[float], None],
 ) -> GeoFile:
-    def attempt() -> GeoFile:
-        temp = cache.new_temp_file()
-        try:
-            sha, size = _download_to(url, temp, policy.timeout_s)
-            if name.endswith(".gz"):
-                _check_gzip(temp, url)
-            if expected_sha and sha != expected_sha:
-                raise _Transient(f"{url}: sha256 {sha} differs from the expected {expected_sha}")
-            cache.adopt(temp, sha)
-            return GeoFile(accession, kind, name, url, sha, size, cache.blob_path(sha))
-        finally:
-            temp.unlink(missing_ok=True)
+    sha, size = download_to_cache(cache, url, name, policy, sleep, expected_sha, payload_check(kind, name))
+    return GeoFile(accession, kind, name, url, sha, size, cache.blob_path(sha))
 
-    return _with_retries(attempt, policy, sleep)
+
+def payload_check(kind: str, name: str) -> PayloadCheck:
+    """The expected content of a GEO file: a series matrix has its value table, a family SOFT
+    its ^SERIES and sample records (an HTML error page or another file is refused)."""
+    markers = ("!series_matrix_table_begin",) if kind == "matrix" else ("^SERIES", "^SAMPLE")
+
+    def check(path: Path) -> None:
+        found = _markers_in(path, markers)
+        missing = [m for m in markers if m not in found]
+        if missing:
+            raise GenoteamError(
+                f"GEO file {name} lacks {', '.join(missing)}: not a {kind} file, rejected and not cached",
+                "check the GEO base URL; retry later if GEO served an error page",
+            )
+
+    return check
+
+
+def _markers_in(path: Path, markers: tuple[str, ...], limit: int = 1 << 30) -> set[str]:
+    """Which line-start markers occur in a (possibly gzipped) text file, reading at most `limit`."""
+    with open(path, "rb") as raw:
+        opener = gzip.open if raw.read(2) == b"\x1f\x8b" else open
+    found: set[str] = set()
+    read = 0
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            read += len(line)
+            found.update(m for m in markers if line.startswith(m))
+            if len(found) == len(markers) or read > limit:
+                break
+    return found

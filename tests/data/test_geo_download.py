@@ -137,7 +137,9 @@ def test_truncated_response_is_retried_then_rejected(geo_server, gse781_soft: Pa
     cache = tmp_path / "c2"
     with pytest.raises(GenoteamError, match=r"GSE781.*(truncated|broke off)"):
         fetch_geo_series("GSE781", kinds=["soft"], base_url=geo_server.base_url, cache_dir=cache, policy=FAST)
-    assert _blobs(cache) == [] and not list((cache / "tmp").iterdir())
+    assert _blobs(cache) == [] and not (cache / "refs").exists()
+    # only the unfinished bytes stay, as a partial that the next attempt resumes
+    assert [p.name.startswith("partial-") for p in (cache / "tmp").iterdir()] == [True]
 
 
 def test_truncated_without_content_length_caught_by_gzip_check(
