@@ -7,7 +7,14 @@ import json
 from pathlib import Path
 
 from genoteam.agents.llm import AUTHORING_MODES
-from genoteam.pipeline.cli import add_analysis_arguments, exit_code, print_result, request_from_args
+from genoteam.pipeline.cli import (
+    add_analysis_arguments,
+    analysis_input,
+    exit_code,
+    print_result,
+    request_from_args,
+    with_discovery,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     from genoteam.agents.engine import run_team
     from genoteam.agents.llm import load_team_config
 
-    request = request_from_args(args)
+    input_dir, request, found = analysis_input(args, request_from_args(args))
     config = load_team_config(args.config)
     bar = tqdm(total=1000, unit="‰", desc=args.trait, bar_format="{l_bar}{bar}| {postfix}")
 
@@ -65,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         result = run_team(
             request,
-            args.input,
+            input_dir,
             args.output,
             progress,
             sandbox=args.sandbox,
@@ -78,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
+    result = with_discovery(result, Path(args.output), found)
     if args.json:
         print(json.dumps(result.model_dump(), indent=1))
         return exit_code(result)

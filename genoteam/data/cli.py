@@ -1,6 +1,7 @@
-"""`genoteam catalogue --input DIR [--trait T] [--json]` and
+"""`genoteam catalogue --input DIR [--trait T] [--json]`,
 `genoteam fetch-geo GSE... [--into DIR/GEO/<Trait>] [--kinds matrix soft] [--cache DIR]
-[--base-url URL] [--offline]`: what an input folder holds, and GEO files fetched once into the cache."""
+[--base-url URL] [--offline]` and `genoteam find-cohorts --trait T [--max N] [--download]`: what an
+input folder holds, GEO files fetched once into the cache, and cohorts found for any trait."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from genoteam.data.cache import default_cache_dir
 from genoteam.data.catalogue import CohortCatalogue
 from genoteam.data.geo_download import BASE_URL_ENV, KINDS, fetch_geo_series
+from genoteam.data.relevance import SampleBounds
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +41,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument("--offline", action="store_true", help="use the cache only, never the network")
     fetch.set_defaults(func=run_fetch)
 
+    find = subparsers.add_parser(
+        "find-cohorts",
+        help="search GEO (NCBI E-utilities) and TCGA (UCSC Xena) for a trait's cohorts, with reasons",
+        description="Candidates for a trait, each with a decision and its reasons. --download places the "
+        "accepted ones in <cache>/input/ (a GenoTEX-layout folder). Offline (--offline or GENOTEAM_OFFLINE=1) "
+        "answers from the cache of an earlier search. NCBI_API_KEY raises NCBI's rate limit (3 -> 10/s).",
+    )
+    find.add_argument("--trait", required=True, help="trait name, e.g. Psoriasis or Bile_Duct_Cancer")
+    find.add_argument("--synonym", action="append", default=[], help="another name of the trait (repeatable)")
+    find.add_argument(
+        "--max", type=int, default=5, dest="max_cohorts", help="at most N GEO series (default 5)"
+    )
+    find.add_argument(
+        "--min-samples", type=int, default=SampleBounds.minimum, help="fewest samples per series"
+    )
+    find.add_argument("--max-samples", type=int, default=SampleBounds.maximum, help="most samples per series")
+    find.add_argument("--download", action="store_true", help="download the accepted cohorts into the cache")
+    find.add_argument(
+        "--cache", type=Path, default=None, help=f"cache folder (default {default_cache_dir()})"
+    )
+    find.add_argument("--offline", action="store_true", help="use the cache only, never the network")
+    find.add_argument("--json", action="store_true", help="print the decisions as JSON")
+    find.set_defaults(func=run_find)
+
 
 def run_catalogue(args: argparse.Namespace) -> int:
     catalogue = CohortCatalogue(args.input)
@@ -65,6 +91,42 @@ def run_catalogue(args: argparse.Namespace) -> int:
         kind = "expression + clinical" if c.has_expression else "clinical only"
         print(f"TCGA {c.id}: {kind}, {c.total_size:,} bytes")
     return 0
+
+
+def run_find(args: argparse.Namespace) -> int:
+    from genoteam.data.discovery import describe, download_cohorts, find_cohorts
+    from genoteam.data.overlay import env_offline
+    from genoteam.data.xena import load_manifest
+
+    offline = args.offline or env_offline()
+    found = find_cohorts(
+        args.trait,
+        synonyms=args.synonym,
+        max_cohorts=args.max_cohorts,
+        bounds=SampleBounds(args.min_samples, args.max_samples),
+        cache_dir=args.cache,
+        offline=offline,
+    )
+    if args.download:
+        download_cohorts(
+            found, cache_dir=args.cache, tcga_manifest=load_manifest(), offline=offline, progress=print
+        )
+    if args.json:
+        print(json.dumps({**found.to_dict(), "input_dir": str(found.input_dir or "")}, indent=2))
+        return 0 if found.accepted else 3
+    origin = "cached search" if found.search_from_cache else "searched"
+    print(
+        f"{args.trait}: {found.geo_total} GEO records matched ({origin} {found.searched_at}); query: {found.query}"
+    )
+    for line in describe(found):
+        print(f"  {line}")
+    if found.input_dir:
+        print(
+            f"input folder: {found.input_dir}  (genoteam run --input {found.input_dir} --trait {args.trait} ...)"
+        )
+    elif found.accepted:
+        print("add --download to fetch the cohorts marked USE")
+    return 0 if found.accepted else 3
 
 
 def run_fetch(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +52,8 @@ class AnalysisResult(BaseModel):
     significant_genes: list[GeneHit]
     output_dir: str  # relative to the job folder when served; never a host path in MCP results
     message: str = ""
+    # set when the cohorts were found by search (--discover): every candidate, its decision and reasons
+    discovery: dict[str, Any] | None = None
 
 
 AnalysisEngine = Callable[[AnalysisRequest, Path, Path, ProgressCallback | None], AnalysisResult]

@@ -12,7 +12,12 @@ from genoteam.toolkit.errors import GenoteamError
 
 def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments every analysis command shares (reference pipeline and agent team)."""
-    parser.add_argument("--input", required=True, type=Path, help="GenoTEX-layout input folder (GEO/, TCGA/)")
+    parser.add_argument(
+        "--input",
+        type=Path,
+        default=None,
+        help="GenoTEX-layout input folder (GEO/, TCGA/); not needed with --discover",
+    )
     parser.add_argument("--trait", required=True, help="trait name as in GenoTEX, e.g. Bile_Duct_Cancer")
     parser.add_argument("--condition", default=None, help="Age, Gender or another trait (default: none)")
     parser.add_argument("--output", required=True, type=Path, help="output folder (GenoTEX output layout)")
@@ -31,6 +36,62 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
         "with known trait genes (GenoTEX's own rule, for benchmark comparison only)",
     )
     parser.add_argument("--task-info", type=Path, default=None, help="GenoTEX task_info.json (known genes)")
+    parser.add_argument(
+        "--discover",
+        action="store_true",
+        help="find the trait's cohorts in GEO (NCBI E-utilities) and TCGA (UCSC Xena), download them into the "
+        "cache and analyse them (offline: GENOTEAM_OFFLINE=1 answers from the cache)",
+    )
+    parser.add_argument("--max-cohorts", type=int, default=5, help="with --discover: at most N GEO series")
+    parser.add_argument("--cache", type=Path, default=None, help="with --discover: the download cache folder")
+
+
+def analysis_input(
+    args: argparse.Namespace, request: AnalysisRequest
+) -> tuple[Path, AnalysisRequest, object]:
+    """The input folder and request to run: --input as given, or (--discover) the cache's
+    GenoTEX-layout folder with the discovered cohorts, the request restricted to them, and the
+    discovery record."""
+    if not args.discover:
+        if args.input is None:
+            raise GenoteamError(
+                "no input folder", "pass --input DIR (a GenoTEX-layout folder), or --discover"
+            )
+        return args.input, request, None
+    if args.input is not None:
+        raise GenoteamError("--input and --discover exclude each other", "drop one of them")
+    from genoteam.data.discovery import discover_and_download
+    from genoteam.data.overlay import env_offline
+
+    found = discover_and_download(
+        request.trait,
+        max_cohorts=args.max_cohorts,
+        cache_dir=args.cache,
+        offline=env_offline(),
+        progress=lambda message: print(message, flush=True),
+    )
+    wanted = (
+        found.cohort_ids if not request.cohorts else [c for c in request.cohorts if c in found.cohort_ids]
+    )
+    return found.input_dir, request.model_copy(update={"cohorts": wanted}), found
+
+
+def with_discovery(result, output: Path, found) -> object:
+    """Record the discovery decisions in the result and beside the outputs (discovery.json, and
+    provenance.json when the engine wrote one)."""
+    if found is None:
+        return result
+    record = found.to_dict()
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "discovery.json").write_text(json.dumps(record, indent=2))
+    provenance = output / "provenance.json"
+    if provenance.is_file():
+        data = json.loads(provenance.read_text())
+        data["discovery"] = record
+        tmp = provenance.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(provenance)
+    return result.model_copy(update={"discovery": record})
 
 
 def request_from_args(args: argparse.Namespace) -> AnalysisRequest:
@@ -80,15 +141,15 @@ def _run(args: argparse.Namespace) -> int:
 
     from genoteam.pipeline.reference import run_reference
 
-    request = request_from_args(args)
+    input_dir, request, found = analysis_input(args, request_from_args(args))
     with tqdm(total=100, unit="%", desc="reference", disable=None) as bar:
 
         def progress(fraction: float, message: str) -> None:
             bar.set_postfix_str(message[:60])
             bar.update(max(0, round(fraction * 100) - bar.n))
 
-        result = run_reference(request, args.input, args.output, progress, args.task_info)
-    return print_result(result, args.output)
+        result = run_reference(request, input_dir, args.output, progress, args.task_info)
+    return print_result(with_discovery(result, args.output, found), args.output)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
