@@ -28,7 +28,7 @@ from genoteam.agents.llm import Ledger, ModelClient, TeamConfig, load_team_confi
 from genoteam.agents.loop import TaskSpec, Team, run_task
 from genoteam.agents.memory import CodeMemory, ContextSignature, default_memory_path
 from genoteam.agents.messages import MessageBus, TaskAssignment
-from genoteam.agents.pi import CohortPlan, CohortTask, parse_survey, plan_cohorts, survey_cell
+from genoteam.agents.pi import parse_survey, survey_cell
 from genoteam.agents.records import TaskRecord
 from genoteam.agents.setup_cells import cohort_setup, statistics_setup, table_path
 from genoteam.data.catalogue import CohortCatalogue
@@ -39,13 +39,14 @@ from genoteam.pipeline.api import (
     ProgressCallback,
     Stage,
 )
-from genoteam.pipeline.reference import recorded_outcomes
+from genoteam.pipeline.cohorts import CohortPlan, CohortTask, plan_cohorts
 from genoteam.pipeline.results import (
-    failure_summary,
-    gene_hits,
+    analysis_result,
+    answered_result,
+    insufficient_result,
     outcome_from_record,
-    preprocessed_message,
-    unusable_reasons,
+    preprocessed_result,
+    recorded_outcomes,
 )
 from genoteam.sandbox import SessionSpec, open_session
 from genoteam.toolkit.errors import GenoteamError
@@ -402,41 +403,29 @@ class TeamRun:
             )
         path = OutputLayout(self.output_dir).significant_genes_path(request.trait, request.condition)
         answer = json.loads(path.read_text())
-        failures = failure_summary(outcomes)
-        return self._result(
-            "partial" if failures else "complete",
-            outcomes,
-            list((answer.get("cohorts") or {}).values()),
-            gene_hits(answer["significant_genes"]),
-            failures,
-            method=answer.get("method") or request.method,
-        )
+        return answered_result(request, outcomes, self.output_dir, answer, self._plan_notes)
+
+    @property
+    def _plan_notes(self) -> list[str]:
+        return self.state.plan.notes if self.state.plan else []
 
     def _preprocessed(self, outcomes: list[CohortOutcome]) -> AnalysisResult:
-        return self._result(
-            "preprocessed", outcomes, [], [], preprocessed_message(self.request.trait, outcomes)
-        )
+        return preprocessed_result(self.request, outcomes, self.output_dir, self._plan_notes)
 
     def _insufficient(self, outcomes: list[CohortOutcome], why: str) -> AnalysisResult:
-        reasons = unusable_reasons(outcomes)
-        skipped = [
-            f"{name}: {why_skipped}"
-            for name, why_skipped in (self.state.plan.skipped.items() if self.state.plan else [])
-        ]
-        detail = " | ".join(reasons + skipped) if reasons or skipped else "no cohort was found for the trait"
-        return self._result("insufficient_data", outcomes, [], [], f"insufficient data: {why}. {detail}")
+        skipped = self.state.plan.skipped if self.state.plan else {}
+        return insufficient_result(self.request, outcomes, self.output_dir, why, skipped, self._plan_notes)
 
     def _result(self, status, outcomes, selected, hits, message, method: str | None = None) -> AnalysisResult:
-        return AnalysisResult(
-            trait=self.request.trait,
-            condition=self.request.condition,
-            status=status,
-            method=method or self.request.method,
-            selected_cohorts=selected,
-            cohorts=outcomes,
-            significant_genes=hits,
-            output_dir=str(self.output_dir),
-            message=message,
+        return analysis_result(
+            self.request,
+            status,
+            outcomes,
+            self.output_dir,
+            message,
+            selected=selected,
+            hits=hits,
+            method=method,
         )
 
     @property

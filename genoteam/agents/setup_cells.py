@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genoteam.agents.pi import CohortTask, relative_input
+from genoteam.pipeline.cohorts import CohortTask, relative_input
 from genoteam.toolkit.layout import condition_label
 
 

@@ -1,4 +1,5 @@
 """The deterministic expert pipeline: toolkit only, one process, no LLM and no sandbox.
+Its cohorts come from the shared cohort plan (genoteam.pipeline.cohorts), surveyed on the host.
 
 It is the baseline the agent team must match or beat, and the embedded default's core:
 preprocess every cohort of the trait (and of a condition trait), write GenoTEX's output layout,
@@ -23,60 +24,91 @@ from genoteam.pipeline.api import (
     ProgressCallback,
     Stage,
 )
+from genoteam.pipeline.cohorts import CohortPlan, CohortTask, plan_cohorts
 from genoteam.pipeline.results import (
-    failure_summary,
-    gene_hits,
+    answered_result,
+    insufficient_result,
     outcome_from_record,
-    preprocessed_message,
-    unusable_reasons,
+    preprocessed_result,
+    recorded_outcomes,
 )
 from genoteam.toolkit import layout
-from genoteam.toolkit.cohort_info import read_cohort_info
 from genoteam.toolkit.cohort_steps import CohortPreprocessResult
 from genoteam.toolkit.errors import GenoteamError
-from genoteam.toolkit.geo import read_geo_cohort, split_by_platform
+from genoteam.toolkit.geo import GeoSeries, read_geo_cohort
+from genoteam.toolkit.platforms import series_cohorts
 from genoteam.toolkit.preprocess_geo import preprocess_geo_cohort
 from genoteam.toolkit.stats.questions import answer_question
-from genoteam.toolkit.stats.selection import CLINICAL_CONDITIONS, load_task_info, select_one_step_cohort
+from genoteam.toolkit.stats.selection import load_task_info, select_one_step_cohort
 from genoteam.toolkit.symbols import normalize_gene_symbols
 from genoteam.toolkit.tcga import preprocess_tcga_cohort
+from genoteam.toolkit.traits import condition_is_trait
 
 
-def preprocess_cohort(cohort: Cohort, trait: str, output_root: Path) -> list[CohortPreprocessResult]:
-    """One cohort folder -> one result per output cohort (a GEO series splits per platform)."""
-    if cohort.source == "TCGA":
-        return [
-            preprocess_tcga_cohort(
-                cohort.path,
-                trait,
-                output_root,
-                normalize_genes=normalize_gene_symbols,
-                cohort_id=cohort.output_id,
-            )
-        ]
-    series = read_geo_cohort(cohort.path)
-    return [
-        preprocess_geo_cohort(part, cohort_id, trait, output_root)
-        for cohort_id, part in split_by_platform(series).items()
-    ]
+class HostSurvey:
+    """The plan's platform survey on this host; keeps each series' cohorts until preprocessed, so a
+    series is parsed once (a reader error is kept too, and raised by that cohort's task)."""
+
+    def __init__(self) -> None:
+        self.cohorts: dict[Path, dict[str, GeoSeries] | Exception] = {}
+
+    def __call__(self, folders: dict[str, Path]) -> dict[str, dict]:
+        out = {}
+        for name, path in folders.items():
+            try:
+                parts = self.cohorts[Path(path)] = series_cohorts(read_geo_cohort(path))
+            except Exception as error:  # one series' failure belongs to its cohort alone
+                self.cohorts[Path(path)] = error
+                out[name] = {"error": f"{type(error).__name__}: {error}"}
+                continue
+            out[name] = {"cohorts": {cid: part.only_platform().platform_id for cid, part in parts.items()}}
+        return out
+
+    def take(self, cohort: Cohort, cohort_id: str) -> GeoSeries:
+        """The planned cohort's data (read now when the survey did not keep it)."""
+        found = self.cohorts.get(Path(cohort.path))
+        if found is None:
+            found = self.cohorts[Path(cohort.path)] = series_cohorts(read_geo_cohort(cohort.path))
+        if isinstance(found, Exception):
+            raise found
+        if cohort_id not in found:
+            raise GenoteamError(f"{cohort.id} holds no cohort {cohort_id}", f"its cohorts: {sorted(found)}")
+        part = found.pop(cohort_id)
+        if not found:
+            del self.cohorts[Path(cohort.path)]
+        return part
 
 
-def _outcomes(
-    cohort: Cohort, trait: str, output_root: Path
-) -> tuple[list[CohortOutcome], list[CohortPreprocessResult]]:
+def preprocess_task(task: CohortTask, output_root: Path, survey: HostSurvey) -> CohortPreprocessResult:
+    """One planned cohort -> its GenoTEX outputs under output_root."""
+    if task.source == "TCGA":
+        return preprocess_tcga_cohort(
+            task.cohort.path,
+            task.entity,
+            output_root,
+            normalize_genes=normalize_gene_symbols,
+            cohort_id=task.output_id,
+        )
+    return preprocess_geo_cohort(
+        survey.take(task.cohort, task.output_id), task.output_id, task.entity, output_root
+    )
+
+
+def _outcome(
+    task: CohortTask, output_root: Path, survey: HostSurvey
+) -> tuple[CohortOutcome, CohortPreprocessResult | None]:
     """Preprocess one cohort, turning any failure into an outcome that says why (never raised)."""
     try:
-        results = preprocess_cohort(cohort, trait, output_root)
+        r = preprocess_task(task, output_root, survey)
     except GenoteamError as error:
-        return [CohortOutcome(cohort=cohort.output_id, trait=trait, usable=False, error=str(error))], []
+        return CohortOutcome(cohort=task.output_id, trait=task.entity, usable=False, error=str(error)), None
     except Exception as error:  # an unexpected failure in one cohort must not stop the others
         detail = "".join(traceback.format_exception_only(error)).strip()
         failed = CohortOutcome(
-            cohort=cohort.output_id, trait=trait, usable=False, error=f"unexpected: {detail}"
+            cohort=task.output_id, trait=task.entity, usable=False, error=f"unexpected: {detail}"
         )
-        return [failed], []
-    outcomes = [outcome_from_record(r.cohort_id, trait, r.record, "; ".join(r.notes[-2:])) for r in results]
-    return outcomes, results
+        return failed, None
+    return outcome_from_record(r.cohort_id, task.entity, r.record, "; ".join(r.notes[-2:])), r
 
 
 class LinkedTables:
@@ -98,96 +130,32 @@ class LinkedTables:
             r.linked = None
         for trait, records in self.records.items():
             condition = self.request.condition if trait == self.request.trait else None
-            best = select_one_step_cohort(records, condition if condition in CLINICAL_CONDITIONS else None)
+            best = select_one_step_cohort(records, None if condition_is_trait(condition) else condition)
             for key in [k for k in self.tables if k[0] == trait and k[1] != best]:
                 del self.tables[key]
 
 
-def _traits_to_preprocess(request: AnalysisRequest) -> list[str]:
-    if request.condition and request.condition not in CLINICAL_CONDITIONS:
-        return [request.trait, request.condition]
-    return [request.trait]
-
-
-def planned_cohorts(request: AnalysisRequest, catalogue: CohortCatalogue) -> list[tuple[str, Cohort]]:
-    """(trait, cohort) pairs to preprocess, in a stable order: every cohort of the trait (only
-    the requested ones when the request names cohorts) and of a condition trait."""
-    return [
-        (trait, cohort)
-        for trait in _traits_to_preprocess(request)
-        for cohort in catalogue.cohorts_for_trait(trait)
-        if not (request.cohorts and trait == request.trait and not _wanted(cohort, request.cohorts))
-    ]
+def planned_cohorts(request: AnalysisRequest, catalogue: CohortCatalogue, survey: HostSurvey) -> CohortPlan:
+    """The request's cohort plan (genoteam.pipeline.cohorts), surveyed on this host."""
+    return plan_cohorts(catalogue, request.trait, request.condition, request.cohorts, survey)
 
 
 def preprocess_all(
-    planned: list[tuple[str, Cohort]],
+    plan: CohortPlan,
     output_root: Path,
     progress: Callable[[str], None],
+    survey: HostSurvey,
     tables: LinkedTables | None = None,
 ) -> list[CohortOutcome]:
     """Preprocess the planned cohorts one after the other; a failure stays with its cohort."""
     outcomes: list[CohortOutcome] = []
-    for trait, cohort in planned:
-        progress(f"preprocessing {trait}/{cohort.id}")
-        done, results = _outcomes(cohort, trait, output_root)
-        outcomes += done
-        if tables is not None:
-            tables.add(results)
+    for task in plan.tasks:
+        progress(f"preprocessing {task.task_id}")
+        outcome, result = _outcome(task, output_root, survey)
+        outcomes.append(outcome)
+        if tables is not None and result is not None:
+            tables.add([result])
     return outcomes
-
-
-def _wanted(cohort: Cohort, wanted: list[str]) -> bool:
-    names = {cohort.id, cohort.output_id, cohort.tcga_code or ""}
-    return any(w in names or w.startswith(cohort.id + "_") for w in wanted)
-
-
-def _insufficient(
-    request: AnalysisRequest, outcomes: list[CohortOutcome], output_dir: Path, why: str
-) -> AnalysisResult:
-    reasons = unusable_reasons(outcomes)
-    return AnalysisResult(
-        trait=request.trait,
-        condition=request.condition,
-        status="insufficient_data",
-        method=request.method,
-        selected_cohorts=[],
-        cohorts=outcomes,
-        significant_genes=[],
-        output_dir=str(output_dir),
-        message=f"insufficient data: {why}. " + (" | ".join(reasons) if reasons else "no cohort was found"),
-    )
-
-
-def recorded_outcomes(request: AnalysisRequest, output_dir: Path) -> list[CohortOutcome]:
-    """Outcomes of cohorts preprocessed earlier, read back from their cohort_info.json files."""
-    outcomes = []
-    for trait in _traits_to_preprocess(request):
-        info_path = layout.OutputLayout(output_dir).cohort_info_path(trait)
-        if not info_path.exists():
-            raise GenoteamError(
-                f"no preprocessed cohorts of '{trait}' ({info_path.name} is missing)",
-                "run the preprocessing stage first",
-            )
-        for cohort, record in read_cohort_info(info_path).items():
-            outcomes.append(outcome_from_record(cohort, trait, record))
-    return outcomes
-
-
-def _preprocessed(
-    request: AnalysisRequest, outcomes: list[CohortOutcome], output_dir: Path
-) -> AnalysisResult:
-    return AnalysisResult(
-        trait=request.trait,
-        condition=request.condition,
-        status="preprocessed",
-        method=request.method,
-        selected_cohorts=[],
-        cohorts=outcomes,
-        significant_genes=[],
-        output_dir=str(output_dir),
-        message=preprocessed_message(request.trait, outcomes),
-    )
 
 
 def run_reference(
@@ -205,8 +173,11 @@ def run_reference(
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     catalogue = CohortCatalogue(input_dir)
     task_info = load_task_info(task_info_path) if task_info_path else None
-    planned = planned_cohorts(request, catalogue)
-    n_total = max(1, len(planned))
+    survey = HostSurvey()
+    plan = planned_cohorts(request, catalogue, survey) if stage != "statistics" else None
+    notes = plan.notes if plan else []
+    skipped = plan.skipped if plan else {}
+    n_total = max(1, len(plan.tasks) if plan else 1)
     done = 0
 
     def step(message: str) -> None:
@@ -216,14 +187,15 @@ def run_reference(
         done += 1
 
     tables = LinkedTables(request)
-    if stage == "statistics":
+    if plan is None:
         outcomes = recorded_outcomes(request, output_dir)
     else:
-        outcomes = preprocess_all(planned, output_dir, step, tables if stage == "all" else None)
+        outcomes = preprocess_all(plan, output_dir, step, survey, tables if stage == "all" else None)
     if stage == "preprocess":
-        return _preprocessed(request, outcomes, output_dir)
+        return preprocessed_result(request, outcomes, output_dir, notes)
     if not any(o.usable and o.trait == request.trait for o in outcomes):
-        return _insufficient(request, outcomes, output_dir, f"no usable cohort for '{request.trait}'")
+        why = f"no usable cohort for '{request.trait}'"
+        return insufficient_result(request, outcomes, output_dir, why, skipped, notes)
     if progress:
         progress(n_total / (n_total + 1), "selecting cohorts and running the statistics")
     try:
@@ -237,19 +209,9 @@ def run_reference(
             tables=tables.tables,
         )
     except GenoteamError as error:
-        return _insufficient(request, outcomes, output_dir, str(error))
-    layout.write_significant_genes(output_dir, request.trait, request.condition, answer.to_json_dict())
+        return insufficient_result(request, outcomes, output_dir, str(error), skipped, notes)
+    answer_json = answer.to_json_dict()
+    layout.write_significant_genes(output_dir, request.trait, request.condition, answer_json)
     if progress:
         progress(1.0, "done")
-    failures = failure_summary(outcomes)
-    return AnalysisResult(
-        trait=request.trait,
-        condition=request.condition,
-        status="partial" if failures else "complete",
-        method=answer.method,
-        selected_cohorts=list(answer.cohorts.values()),
-        cohorts=outcomes,
-        significant_genes=gene_hits(answer.significant),
-        output_dir=str(output_dir),
-        message=failures,
-    )
+    return answered_result(request, outcomes, output_dir, answer_json, notes)

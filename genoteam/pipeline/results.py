@@ -3,11 +3,16 @@ so both describe cohorts, failures and genes in the same words."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from genoteam.pipeline.api import CohortOutcome, GeneHit
+from genoteam.pipeline.api import AnalysisRequest, AnalysisResult, CohortOutcome, GeneHit
+from genoteam.pipeline.cohorts import entities_for
+from genoteam.toolkit.cohort_info import read_cohort_info
 from genoteam.toolkit.cohort_steps import usability_verdict
+from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.layout import OutputLayout
 
 
 def outcome_from_record(cohort: str, trait: str, record: Mapping[str, Any], note: str = "") -> CohortOutcome:
@@ -62,3 +67,89 @@ def gene_hits(significant) -> list[GeneHit]:
             significant["Variable"], significant["Coefficient"], p_values, q_values, strict=True
         )
     ]
+
+
+def recorded_outcomes(request: AnalysisRequest, output_dir: Path) -> list[CohortOutcome]:
+    """Outcomes of cohorts preprocessed earlier, read back from their cohort_info.json files."""
+    outcomes = []
+    for trait in entities_for(request.trait, request.condition):
+        info_path = OutputLayout(output_dir).cohort_info_path(trait)
+        if not info_path.exists():
+            raise GenoteamError(
+                f"no preprocessed cohorts of '{trait}' ({info_path.name} is missing)",
+                "run the preprocessing stage first",
+            )
+        for cohort, record in read_cohort_info(info_path).items():
+            outcomes.append(outcome_from_record(cohort, trait, record))
+    return outcomes
+
+
+def analysis_result(
+    request: AnalysisRequest,
+    status: str,
+    outcomes: list[CohortOutcome],
+    output_dir: Path | str,
+    message: str = "",
+    *,
+    selected: Sequence[str] = (),
+    hits: Sequence[GeneHit] = (),
+    method: str | None = None,
+    notes: Sequence[str] = (),
+) -> AnalysisResult:
+    """The result every engine returns; `notes` (how the request's cohort ids were read) follow
+    the message, so a result always says when it used more than the id named."""
+    return AnalysisResult(
+        trait=request.trait,
+        condition=request.condition,
+        status=status,  # type: ignore[arg-type]  # one of AnalysisResult's statuses, by the callers
+        method=method or request.method,
+        selected_cohorts=list(selected),
+        cohorts=outcomes,
+        significant_genes=list(hits),
+        output_dir=str(output_dir),
+        message="; ".join(part for part in (message, *notes) if part),
+    )
+
+
+def insufficient_result(
+    request: AnalysisRequest,
+    outcomes: list[CohortOutcome],
+    output_dir: Path | str,
+    why: str,
+    skipped: Mapping[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> AnalysisResult:
+    """No usable cohort: every cohort named with its reason, and those the plan skipped."""
+    reasons = unusable_reasons(outcomes) + [f"{name}: {reason}" for name, reason in (skipped or {}).items()]
+    detail = " | ".join(reasons) if reasons else "no cohort was found for the trait"
+    message = f"insufficient data: {why}. {detail}"
+    return analysis_result(request, "insufficient_data", outcomes, output_dir, message, notes=notes)
+
+
+def preprocessed_result(
+    request: AnalysisRequest, outcomes: list[CohortOutcome], output_dir: Path | str, notes: Sequence[str] = ()
+) -> AnalysisResult:
+    message = preprocessed_message(request.trait, outcomes)
+    return analysis_result(request, "preprocessed", outcomes, output_dir, message, notes=notes)
+
+
+def answered_result(
+    request: AnalysisRequest,
+    outcomes: list[CohortOutcome],
+    output_dir: Path | str,
+    answer: Mapping[str, Any],
+    notes: Sequence[str] = (),
+) -> AnalysisResult:
+    """complete (or partial when a cohort failed) from the significant-genes JSON both engines write."""
+    failures = failure_summary(outcomes)
+    return analysis_result(
+        request,
+        "partial" if failures else "complete",
+        outcomes,
+        output_dir,
+        failures,
+        selected=list((answer.get("cohorts") or {}).values()),
+        hits=gene_hits(answer["significant_genes"]),
+        method=answer.get("method"),
+        notes=notes,
+    )

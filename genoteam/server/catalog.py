@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from genoteam.data.catalogue import GEO_SERIES, Cohort, CohortCatalogue
+from genoteam.pipeline.cohorts import folder_requested
 from genoteam.server.schema import Compact
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.traits import match_tcga_cohort, parse_tcga_folder
@@ -23,7 +24,10 @@ class CohortFile(Compact):
 
 
 class CohortInfo(Compact):
-    cohort: str = Field(description="Id to pass to the analysis tools: a GSE accession or a TCGA code")
+    cohort: str = Field(
+        description="Id to pass to the analysis tools and the id results use: a GSE accession "
+        "(its platform cohorts are <GSE>_<GPL>) or TCGA (its TCGA code is accepted too)"
+    )
     source: str = Field(description="GEO or TCGA")
     trait: str
     has_expression: bool = Field(description="Whether expression data is present locally")
@@ -48,7 +52,7 @@ def _catalogue(input_dir: Path) -> CohortCatalogue:
 
 def _info(cohort: Cohort, trait: str) -> CohortInfo:
     return CohortInfo(
-        cohort=cohort.id if cohort.source == "GEO" else (cohort.tcga_code or cohort.id),
+        cohort=cohort.output_id,
         source=cohort.source,
         trait=trait,
         has_expression=cohort.has_expression,
@@ -103,14 +107,20 @@ def cohorts_for(input_dir: Path, trait: str) -> list[CohortInfo]:
 
 def downloadable(cohort_id: str) -> bool:
     """Whether a job may fetch this cohort from GEO when the input folder lacks it (GSE ids)."""
-    return GEO_SERIES.match(cohort_id) is not None
+    return GEO_SERIES.match(cohort_id.split("_")[0]) is not None
 
 
-def unknown_cohorts(requested: list[str] | None, known: set[str]) -> list[str]:
-    """Requested ids that are neither cohorts of the input folder nor GEO series a job downloads."""
-    return sorted(c for c in set(requested or []) - known if not downloadable(c))
+def unknown_cohorts(input_dir: Path, traits: list[str], requested: list[str] | None) -> list[str]:
+    """Requested ids that name no cohort of these traits (by the cohort plan's rule) and are not
+    GEO series a job downloads."""
+    cohorts = [c for trait in traits for c in _catalogue(input_dir).cohorts_for_trait(trait)]
+    return sorted(
+        name
+        for name in set(requested or [])
+        if not any(folder_requested(c, name) for c in cohorts) and not downloadable(name)
+    )
 
 
 def known_cohort_ids(input_dir: Path, trait: str) -> set[str]:
-    """Every id a request may use for the trait's cohorts (GSE, TCGA code)."""
+    """The ids list_cohorts shows for the trait's cohorts."""
     return {c.cohort for c in cohorts_for(input_dir, trait)}

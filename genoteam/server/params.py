@@ -14,7 +14,8 @@ from pydantic import Field
 from genoteam.pipeline.api import TRAIT_PATTERN, AnalysisRequest
 
 JOB_ID_PATTERN = r"^job-[0-9a-f]{16}$"
-COHORT_PATTERN = r"^(GSE[0-9]{1,8}|[A-Z]{2,10})$"
+# pipeline.cohorts' ids: GSE781, GSE781_GPL96 (a platform cohort), TCGA, a TCGA code (CHOL) or TCGA_CHOL
+COHORT_PATTERN = r"^(GSE[0-9]{1,8}(_GPL[0-9]{1,8}){0,8}|TCGA(_[A-Z]{2,10})?|[A-Z]{2,10})$"
 MAX_WAIT_S = 50.0  # well under 60 s, a common client-side timeout for one tool call
 DEFAULT_WAIT_S = 20.0
 
@@ -36,7 +37,10 @@ Condition = Annotated[
 ]
 CohortId = Annotated[
     str,
-    Field(pattern=COHORT_PATTERN, description="GEO series (GSE781) or TCGA cohort code (CHOL)"),
+    Field(
+        pattern=COHORT_PATTERN,
+        description="Cohort id as list_cohorts and results show it: GSE781, GSE781_GPL96, TCGA (or the code, CHOL)",
+    ),
 ]
 Cohorts = Annotated[
     list[CohortId] | None,

@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio
 
 from genoteam.pipeline.api import AnalysisRequest
+from genoteam.pipeline.cohorts import entities_for
 from genoteam.server import catalog, engines
 from genoteam.server.config import ServerConfig
 from genoteam.server.jobs import TERMINAL, JobKind, JobStore
@@ -72,12 +73,11 @@ class Service:
         self, kind: JobKind, request: AnalysisRequest, wait_s: float, progress: ProgressFn
     ) -> SubmitView:
         input_dir = self.input_dir()
-        from genoteam.toolkit.stats.selection import CLINICAL_CONDITIONS  # heavy (scipy): only when needed
-
         known = catalog.known_cohort_ids(input_dir, request.trait)  # an unknown trait fails now, not later
-        if request.condition and request.condition not in CLINICAL_CONDITIONS:
-            known |= catalog.known_cohort_ids(input_dir, request.condition)
-        unknown = catalog.unknown_cohorts(request.cohorts, known)  # a missing GSE is downloaded by the job
+        entities = entities_for(request.trait, request.condition)
+        for entity in entities[1:]:
+            known |= catalog.known_cohort_ids(input_dir, entity)
+        unknown = catalog.unknown_cohorts(input_dir, entities, request.cohorts)  # a missing GSE is downloaded
         if unknown:
             raise GenoteamError(
                 f"cohort(s) {', '.join(unknown)} are not cohorts of {request.trait} in the input folder",

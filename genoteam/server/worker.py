@@ -146,7 +146,10 @@ def run_engine(spec: JobSpec, job_dir: Path, status: StatusWriter) -> AnalysisRe
     def progress(fraction: float, message: str) -> None:
         status.update(force=False, progress=max(0.0, min(1.0, float(fraction))), message=str(message)[:300])
 
-    args = (spec.request, input_dir, output_dir, progress)
+    # series that could not be fetched are reported as failed cohorts, not asked of the engine
+    kept = [c for c in spec.request.cohorts or [] if (series_accession(c) or c) not in failed]
+    request = spec.request.model_copy(update={"cohorts": kept}) if failed else spec.request
+    args = (request, input_dir, output_dir, progress)
     if spec.kind == "analyze":
         return with_download_notes(engine(*args), notes, spec.request.trait)
     if spec.kind == "preprocess":

@@ -7,9 +7,8 @@ corrupt, truncated, empty or holds no expression table.
 
 Data model: a `GeoSeries` (accession, background text, platforms) holds one `GeoPlatformData`
 per platform (expression probes x GSM as float, the platform annotation table indexed by probe
-ID, and one row of metadata per sample). A series on several platforms becomes one cohort per
-platform with `split_by_platform`, named `<GSE>_<GPL>` (e.g. GSE781_GPL96); a series on a
-single platform keeps its accession as the cohort id.
+ID, and one row of metadata per sample). Which platforms make one cohort (the same specimens on
+several arrays are one cohort) is decided by genoteam.toolkit.platforms.series_cohorts.
 """
 
 from __future__ import annotations
@@ -62,7 +61,7 @@ class GeoSeries:
             raise InputFileError(
                 self.source,
                 f"{self.accession} has {len(self.platforms)} platforms ({', '.join(self.platforms)})",
-                "split it with split_by_platform() and process one cohort per platform",
+                "make cohorts with genoteam.toolkit.platforms.series_cohorts() and process each one",
             )
         return next(iter(self.platforms.values()))
 
@@ -531,22 +530,6 @@ def unique_values_by_row(table: pd.DataFrame, max_values: int = 30) -> dict[obje
     """For each row, its distinct values in order of appearance (at most max_values): what an
     analyst (or the domain expert) reads to decide which row holds the trait, age or gender."""
     return {index: list(pd.unique(row.to_numpy()))[:max_values] for index, row in table.iterrows()}
-
-
-def cohort_id(accession: str, platform_id: str, n_platforms: int) -> str:
-    """The cohort name: the accession alone for one platform, `<accession>_<platform>` otherwise."""
-    return accession if n_platforms == 1 else f"{accession}_{platform_id}"
-
-
-def split_by_platform(series: GeoSeries) -> dict[str, GeoSeries]:
-    """One single-platform GeoSeries per platform, keyed by cohort id (see cohort_id)."""
-    n = len(series.platforms)
-    return {
-        cohort_id(series.accession, pid, n): GeoSeries(
-            series.accession, dict(series.background), {pid: data}, series.source, series.source_kind
-        )
-        for pid, data in series.platforms.items()
-    }
 
 
 def read_geo_cohort(directory: str | Path) -> GeoSeries:

@@ -3,7 +3,8 @@
 read -> gene_mapping.gene_table (probes mapped unless the rows are already symbols; symbols
 normalised) -> clinical rows chosen and explained -> clinical_data/<cohort>.csv and
 gene_data/<cohort>.csv -> link, clean, bias, record.
-A multi-platform series is split first (geo.split_by_platform): one cohort per platform.
+A multi-platform series is made into cohorts first (platforms.series_cohorts): platforms on the
+same specimens are one cohort, the others one cohort each.
 """
 
 from __future__ import annotations

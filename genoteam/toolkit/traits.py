@@ -26,6 +26,16 @@ from dataclasses import dataclass
 
 from genoteam.toolkit.errors import GenoteamError
 
+CLINICAL_CONDITIONS = ("Age", "Gender")  # conditions read from the cohort's own clinical data
+
+
+def condition_is_trait(condition: str | None) -> bool:
+    """Whether a condition is itself a trait (its cohorts are preprocessed and it is predicted
+    from its genes: two-step regression) rather than a clinical field of the trait's cohorts.
+    The one place this is decided."""
+    return condition is not None and condition not in CLINICAL_CONDITIONS
+
+
 TCGA_FOLDER = re.compile(r"^TCGA_(?P<name>.+)_\((?P<code>[A-Za-z0-9]+)\)$")
 FILLER_WORDS = frozenset({"and", "the", "of"})
 

@@ -107,10 +107,10 @@ def test_kidney_team_in_docker_matches_reference_and_isolates_a_broken_cohort(
     reference = run_reference(request, kidney_input, ref_out)
 
     assert team.status == reference.status == "partial"
-    assert team.selected_cohorts == reference.selected_cohorts == ["GSE781_GPL96"]
+    assert team.selected_cohorts == reference.selected_cohorts == ["GSE781"]  # GPL96+GPL97, one cohort
     by_id = {o.cohort: o for o in team.cohorts}
     assert by_id["GSE999"].error and not by_id["GSE999"].usable  # failed alone, with its reason
-    assert by_id["GSE781_GPL96"].usable and by_id["GSE781_GPL97"].usable
+    assert by_id["GSE781"].usable and "GSE781_GPL97" not in by_id
     assert not by_id["TCGA"].usable and "no expression matrix" in by_id["TCGA"].note
     assert "GSE999" in team.message
     team_genes = {g.gene for g in team.significant_genes}
@@ -119,9 +119,9 @@ def test_kidney_team_in_docker_matches_reference_and_isolates_a_broken_cohort(
     assert {"CA9", "NDUFA4L2"} <= team_genes  # canonical clear-cell markers (FINDINGS.md)
     # same GenoTEX layout, byte-identical cohort tables
     for rel in (
-        "preprocess/Kidney_Clear_Cell_Carcinoma/GSE781_GPL96.csv",
-        "preprocess/Kidney_Clear_Cell_Carcinoma/gene_data/GSE781_GPL97.csv",
-        "preprocess/Kidney_Clear_Cell_Carcinoma/clinical_data/GSE781_GPL96.csv",
+        "preprocess/Kidney_Clear_Cell_Carcinoma/GSE781.csv",
+        "preprocess/Kidney_Clear_Cell_Carcinoma/gene_data/GSE781.csv",
+        "preprocess/Kidney_Clear_Cell_Carcinoma/clinical_data/GSE781.csv",
     ):
         assert (team_out / rel).read_bytes() == (ref_out / rel).read_bytes(), rel
     provenance = _check_team_output(team_out, team)

@@ -59,8 +59,9 @@ def test_ids_and_missing_series(input_without_gse781: Path) -> None:
     assert missing_accessions(input_without_gse781, ["Other_Trait"], cohorts) == ["GSE781", "GSE99999"]
     assert missing_accessions(input_without_gse781, ["Other_Trait", TRAIT], cohorts) == ["GSE781"]
     # the server's validation lets GEO series through (the worker fetches them), not unknown codes
-    assert unknown_cohorts(["GSE781", "KIRC", "XYZ"], {"KIRC", "GSE99999"}) == ["XYZ"]
-    assert unknown_cohorts(None, {"KIRC"}) == []
+    asked = ["GSE781", "GSE781_GPL96", "KIRC", "TCGA", "TCGA_KIRC", "XYZ", "TCGA_CHOL"]
+    assert unknown_cohorts(input_without_gse781, [TRAIT], asked) == ["TCGA_CHOL", "XYZ"]
+    assert unknown_cohorts(input_without_gse781, [TRAIT], None) == []
 
 
 def test_missing_series_is_downloaded_once_into_an_overlay(

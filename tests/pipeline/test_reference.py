@@ -14,6 +14,13 @@ from genoteam.cli import main
 from genoteam.pipeline.api import AnalysisRequest
 from genoteam.pipeline.reference import run_reference
 from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.gene_mapping import gene_table
+from genoteam.toolkit.geo import read_geo_cohort
+
+
+@pytest.fixture(scope="module")
+def gse781_kidney(shared_input: Path):
+    return read_geo_cohort(shared_input / "GEO" / "Kidney_Clear_Cell_Carcinoma" / "GSE781")
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +70,26 @@ def test_dlbc_is_not_usable_for_its_own_trait(shared_input: Path, tmp_path: Path
     assert not (tmp_path / "regress").exists()
 
 
-def test_gse781_both_platforms_give_significant_genes(shared_input: Path, tmp_path: Path):
+def test_gse781_platforms_make_one_cohort_whose_answer_holds_gpl97_only_genes(
+    gse781_kidney, shared_input: Path, tmp_path: Path
+):
+    """HG-U133A and HG-U133B on the same 17 specimens are one cohort with the union of the genes."""
     result = run_reference(AnalysisRequest(trait="Kidney_Clear_Cell_Carcinoma"), shared_input, tmp_path)
-    usable = {o.cohort for o in result.cohorts if o.usable}
-    assert {"GSE781_GPL96", "GSE781_GPL97"} <= usable
     assert result.status in ("complete", "partial")
-    sig = tmp_path / "regress" / "Kidney_Clear_Cell_Carcinoma" / "significant_genes_condition_None.json"
-    genes = json.loads(sig.read_text())["significant_genes"]["Variable"]
-    assert genes, "tumour vs normal kidney must give significant genes"
-    # FINDINGS: R GEOquery + limma on GPL96 rank CA9 and NDUFA4L2 in the top 15
-    assert {"CA9", "NDUFA4L2"} & set(genes[:50])
+    assert [o.cohort for o in result.cohorts if o.trait == "Kidney_Clear_Cell_Carcinoma" and o.usable] == [
+        "GSE781"
+    ]
+    assert result.selected_cohorts == ["GSE781"] and result.cohorts[0].sample_size == 17
+    significant = {g.gene for g in result.significant_genes if g.q_value is not None and g.q_value < 0.05}
+    # FINDINGS: R GEOquery + limma on GPL96 rank CA9 and NDUFA4L2 in the top 15 (adjusted p < 1e-6)
+    assert {"CA9", "NDUFA4L2"} <= significant
+    per_platform = {
+        pid: set(gene_table(data.expression, data.annotation)[0].index)
+        for pid, data in gse781_kidney.platforms.items()
+    }
+    only_gpl97 = per_platform["GPL97"] - per_platform["GPL96"]
+    assert len(only_gpl97) > 4000  # FINDINGS: GPL97 adds ~4,400 genes absent from GPL96
+    assert len(significant & only_gpl97) > 100, "genes measured only on HG-U133B must be answered too"
 
 
 def test_missing_input_folder_is_a_clear_error(tmp_path: Path, capsys):
@@ -126,7 +143,7 @@ def test_platform_without_symbol_column_is_recorded_not_hidden(shared_input: Pat
         AnalysisRequest(trait="Kidney_Clear_Cell_Carcinoma"), tmp_path / "input", tmp_path / "o"
     )
     assert result.status == "insufficient_data"
-    assert all(not o.usable for o in result.cohorts) and len(result.cohorts) == 2
+    assert [o.cohort for o in result.cohorts] == ["GSE781"] and not result.cohorts[0].usable
     assert all(
         "symbol" in (o.note or o.error or "").lower() or "map" in (o.note or o.error or "").lower()
         for o in result.cohorts

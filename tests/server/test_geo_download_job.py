@@ -75,7 +75,7 @@ def test_job_downloads_missing_series_once(
     result = store.read_result(first.job_id)
     assert result.status == "partial"
     usable = sorted(c.cohort for c in result.cohorts if c.usable)
-    assert usable == ["GSE781_GPL96", "GSE781_GPL97"]
+    assert usable == ["GSE781"]  # GPL96 and GPL97 hold the same specimens: one cohort
     assert result.significant_genes and set(result.selected_cohorts) <= set(usable)
     failed = {c.cohort: c.error for c in result.cohorts if c.error}
     assert list(failed) == ["GSE99999"] and geo_server.base_url in failed["GSE99999"]
@@ -94,7 +94,7 @@ def test_job_downloads_missing_series_once(
     assert second.status.state == "complete", worker_log(store, second)
     result = store.read_result(second.job_id)
     assert result.status == "preprocessed"
-    assert sorted(c.cohort for c in result.cohorts if c.usable) == ["GSE781_GPL96", "GSE781_GPL97"]
+    assert sorted(c.cohort for c in result.cohorts if c.usable) == ["GSE781"]
     assert "GSE781: from the GEO download cache" in result.message
     assert len(geo_server.requests) == served
 

@@ -169,7 +169,7 @@ def test_discovery_lists_real_traits_and_cohorts(step_config):
     assert listed["total"] == 36 and len(listed["traits"]) == 5 and listed["next_offset"] == 5
     cohorts = {c["cohort"]: c for c in kidney.structured_content["cohorts"]}
     assert cohorts["GSE781"]["source"] == "GEO" and cohorts["GSE781"]["has_expression"]
-    assert cohorts["KIRC"]["source"] == "TCGA" and not cohorts["KIRC"]["has_expression"]
+    assert cohorts["TCGA"]["source"] == "TCGA" and not cohorts["TCGA"]["has_expression"]  # KIRC
     assert {p.name for p in prompts.prompts} == {"trait_genes", "explain_job"}
     assert "analyze_trait(trait='Bile_Duct_Cancer')" in prompt.messages[0].content.text
 

@@ -11,13 +11,12 @@ import pytest
 
 from genoteam.toolkit.geo import (
     characteristics_table,
-    cohort_id,
     read_geo,
     read_geo_cohort,
     read_platform_annotation,
-    split_by_platform,
     unique_values_by_row,
 )
+from genoteam.toolkit.platforms import cohort_name, series_cohorts
 
 
 def _declared_sample_ids(path) -> list[str]:
@@ -60,12 +59,11 @@ def test_gse781_sample_metadata_and_empty_characteristics(gse781):
     assert list(table.columns) == list(samples.index)
 
 
-def test_split_by_platform_names_cohorts(gse781):
-    cohorts = split_by_platform(gse781)
-    assert list(cohorts) == ["GSE781_GPL96", "GSE781_GPL97"]
-    assert list(cohorts["GSE781_GPL97"].platforms) == ["GPL97"]
-    assert cohorts["GSE781_GPL97"].only_platform().expression.shape == (22645, 17)
-    assert cohort_id("GSE1", "GPL0", 1) == "GSE1"
+def test_cohort_names_follow_the_platform_groups():
+    assert cohort_name("GSE1", ("GPL0",), 1) == "GSE1"
+    assert cohort_name("GSE1", ("GPL0", "GPL1"), 2) == "GSE1"
+    assert cohort_name("GSE1", ("GPL1",), 2) == "GSE1_GPL1"
+    assert cohort_name("GSE1", ("GPL0", "GPL2"), 3) == "GSE1_GPL0_GPL2"
 
 
 def test_only_platform_refuses_a_multi_platform_series(gse781):
@@ -223,7 +221,7 @@ def test_cohort_folder_with_one_matrix_per_platform(tmp_path, write_series_matri
         path.rename(folder / path.name)
     series = read_geo_cohort(folder)
     assert sorted(series.platforms) == ["GPL0", "GPL1"]
-    cohorts = split_by_platform(series)
+    cohorts = series_cohorts(series)  # different specimens (GSM9 is not a twin of GSM1..3)
     assert list(cohorts) == ["GSE1_GPL0", "GSE1_GPL1"]
     assert cohorts["GSE1_GPL1"].only_platform().expression.loc["q1", "GSM9"] == 7.0
     assert cohorts["GSE1_GPL0"].only_platform().expression.shape == (3, 3)

@@ -25,7 +25,8 @@ import pandas as pd
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.stats.design import CLINICAL_COLUMNS
 from genoteam.toolkit.stats.genotex_models import PreparedFit, detect_batch_effect, normalize
-from genoteam.toolkit.stats.selection import CLINICAL_CONDITIONS, condition_genes, known_genes
+from genoteam.toolkit.stats.selection import condition_genes, known_genes
+from genoteam.toolkit.traits import condition_is_trait
 
 METHOD_GENOTEX = "genotex"
 SELECT_BY = ("cv", "known-genes")
@@ -277,7 +278,7 @@ def genotex_one_step(
 ) -> GenotexFit:
     """GenoTEX's one-step question on a linked table: no condition (Age and Gender dropped), or
     Age/Gender as the condition (the trait is residualised on it; the other one is dropped)."""
-    if condition is not None and condition not in CLINICAL_CONDITIONS:
+    if condition_is_trait(condition):
         raise GenoteamError(
             f"condition '{condition}' is another trait: it needs two-step regression",
             "call genotex_two_step with the condition's cohort and a task file",

@@ -31,11 +31,11 @@ from genoteam.toolkit.stats.predictive_cv import cv_top_genes_performance
 from genoteam.toolkit.stats.result import SignificantGenesResult
 from genoteam.toolkit.stats.scale import log2_genes
 from genoteam.toolkit.stats.selection import (
-    CLINICAL_CONDITIONS,
     condition_genes,
     select_cohort_pair,
     select_one_step_cohort,
 )
+from genoteam.toolkit.traits import condition_is_trait
 
 METHODS = (METHOD_MODERATED_T, METHOD_LOGISTIC, METHOD_GENOTEX)
 FDR = 0.05
@@ -203,7 +203,7 @@ def answer_question(
     if method not in METHODS:
         raise GenoteamError(f"unknown method '{method}'", f"use one of {METHODS}")
     folder = PreprocessFolder(preprocess_root, tables)
-    two_step = condition is not None and condition not in CLINICAL_CONDITIONS
+    two_step = condition_is_trait(condition)
     if not two_step:
         cohort = select_one_step_cohort(folder.cohort_info(trait), condition)
         if cohort is None:

@@ -29,8 +29,7 @@ import pandas as pd
 
 from genoteam.toolkit.cohort_info import cohort_order_key
 from genoteam.toolkit.errors import GenoteamError, InputFileError
-
-CLINICAL_CONDITIONS = ("Age", "Gender")
+from genoteam.toolkit.traits import CLINICAL_CONDITIONS
 
 
 def load_task_info(path: str | Path) -> dict:

@@ -1,15 +1,12 @@
 # genoteam-snippet: platform=* file_format=*
 # ruff: noqa: F821 -- a kernel cell: names come from the setup cell and earlier units
-# Read the series folder, keep this cohort's platform, and show what a person would look at first.
-from genoteam.toolkit.geo import (
-    characteristics_table,
-    read_geo_cohort,
-    split_by_platform,
-    unique_values_by_row,
-)
+# Read the series folder, keep this cohort (its platform, or the platforms that hold the same
+# specimens, combined), and show what a person would look at first.
+from genoteam.toolkit.geo import characteristics_table, read_geo_cohort, unique_values_by_row
+from genoteam.toolkit.platforms import series_cohorts
 
 series = read_geo_cohort(cohort_dir)
-parts = split_by_platform(series)
+parts = series_cohorts(series)
 if cohort not in parts:
     raise ValueError(f"cohort {cohort} is not in {cohort_dir}; the series holds {sorted(parts)}")
 platform_data = parts[cohort].only_platform()

@@ -3,7 +3,8 @@
 import os
 
 from genoteam.toolkit.cohort_info import read_cohort_info
-from genoteam.toolkit.stats.selection import CLINICAL_CONDITIONS, select_one_step_cohort
+from genoteam.toolkit.stats.selection import select_one_step_cohort
+from genoteam.toolkit.traits import condition_is_trait
 
 
 def _records(entity):
@@ -12,7 +13,7 @@ def _records(entity):
 
 
 cohort_info = _records(trait)
-two_step = condition is not None and condition not in CLINICAL_CONDITIONS
+two_step = condition_is_trait(condition)
 condition_info = _records(condition) if two_step else {}
 for entity, records in [(trait, cohort_info)] + ([(condition, condition_info)] if two_step else []):
     print(f"{entity}: {len(records)} cohort(s)")
