@@ -23,6 +23,8 @@ class AnalysisRequest(BaseModel):
     cohorts: list[str] | None = None  # restrict to these cohort ids (GSE..., TCGA codes)
     method: Literal["moderated-t", "logistic", "genotex"] = "moderated-t"
     select_by: Literal["cv", "known-genes"] = "cv"
+    # symbol normalisation and probe collapse (toolkit/symbols.py): the analyst's rules, or GenoTEX's
+    symbol_policy: Literal["analyst", "genotex"] = "analyst"
 
 
 class CohortOutcome(BaseModel):
@@ -54,6 +56,8 @@ class AnalysisResult(BaseModel):
     message: str = ""
     # set when the cohorts were found by search (--discover): every candidate, its decision and reasons
     discovery: dict[str, Any] | None = None
+    coefficient_unit: str = ""  # what one unit of a gene's coefficient means (e.g. log2 fold change)
+    comparison: str = ""  # what the trait compares when the source fixes it (TCGA: tumour vs normal)
 
 
 AnalysisEngine = Callable[[AnalysisRequest, Path, Path, ProgressCallback | None], AnalysisResult]

@@ -35,6 +35,13 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
         help="genotex only: choose the penalty by cross-validated prediction (default) or by overlap "
         "with known trait genes (GenoTEX's own rule, for benchmark comparison only)",
     )
+    parser.add_argument(
+        "--symbol-policy",
+        choices=["analyst", "genotex"],
+        default="analyst",
+        help="gene symbols and probe collapse: analyst (default: a measured current symbol keeps its values, "
+        "only unambiguous aliases of unmeasured genes are renamed, probes averaged) or genotex (GenoTEX's rule)",
+    )
     parser.add_argument("--task-info", type=Path, default=None, help="GenoTEX task_info.json (known genes)")
     parser.add_argument(
         "--discover",
@@ -102,6 +109,7 @@ def request_from_args(args: argparse.Namespace) -> AnalysisRequest:
             cohorts=args.cohorts,
             method=args.method,
             select_by=args.select_by,
+            symbol_policy=args.symbol_policy,
         )
     except ValueError as error:
         raise GenoteamError(f"invalid request: {error}", "check --trait/--condition spelling") from error
@@ -119,6 +127,10 @@ def print_result(result, output: Path) -> int:
         print(f"  {outcome.trait}/{outcome.cohort}: {state} (n={outcome.sample_size})")
     print(f"selected cohorts: {', '.join(result.selected_cohorts) or '-'}")
     print(f"significant genes: {len(result.significant_genes)}")
+    if result.coefficient_unit:
+        print(f"coefficient: {result.coefficient_unit}")
+    if result.comparison:
+        print(f"comparison: {result.comparison}")
     for hit in result.significant_genes[:10]:
         q = f" q={hit.q_value:.2e}" if hit.q_value is not None else ""
         print(f"  {hit.gene}\tcoef={hit.coefficient:+.3f}{q}")

@@ -40,7 +40,7 @@ from genoteam.toolkit.platforms import series_cohorts
 from genoteam.toolkit.preprocess_geo import preprocess_geo_cohort
 from genoteam.toolkit.stats.questions import answer_question
 from genoteam.toolkit.stats.selection import load_task_info, select_one_step_cohort
-from genoteam.toolkit.symbols import normalize_gene_symbols
+from genoteam.toolkit.symbols import DEFAULT_SYMBOL_POLICY
 from genoteam.toolkit.tcga import preprocess_tcga_cohort
 from genoteam.toolkit.traits import condition_is_trait
 
@@ -79,27 +79,25 @@ class HostSurvey:
         return part
 
 
-def preprocess_task(task: CohortTask, output_root: Path, survey: HostSurvey) -> CohortPreprocessResult:
-    """One planned cohort -> its GenoTEX outputs under output_root."""
+def preprocess_task(
+    task: CohortTask, output_root: Path, survey: HostSurvey, symbol_policy: str = DEFAULT_SYMBOL_POLICY
+) -> CohortPreprocessResult:
+    """One planned cohort -> its GenoTEX outputs under output_root (symbols by `symbol_policy`)."""
     if task.source == "TCGA":
         return preprocess_tcga_cohort(
-            task.cohort.path,
-            task.entity,
-            output_root,
-            normalize_genes=normalize_gene_symbols,
-            cohort_id=task.output_id,
+            task.cohort.path, task.entity, output_root, cohort_id=task.output_id, symbol_policy=symbol_policy
         )
     return preprocess_geo_cohort(
-        survey.take(task.cohort, task.output_id), task.output_id, task.entity, output_root
+        survey.take(task.cohort, task.output_id), task.output_id, task.entity, output_root, symbol_policy
     )
 
 
 def _outcome(
-    task: CohortTask, output_root: Path, survey: HostSurvey
+    task: CohortTask, output_root: Path, survey: HostSurvey, symbol_policy: str = DEFAULT_SYMBOL_POLICY
 ) -> tuple[CohortOutcome, CohortPreprocessResult | None]:
     """Preprocess one cohort, turning any failure into an outcome that says why (never raised)."""
     try:
-        r = preprocess_task(task, output_root, survey)
+        r = preprocess_task(task, output_root, survey, symbol_policy)
     except GenoteamError as error:
         return CohortOutcome(cohort=task.output_id, trait=task.entity, usable=False, error=str(error)), None
     except Exception as error:  # an unexpected failure in one cohort must not stop the others
@@ -146,12 +144,13 @@ def preprocess_all(
     progress: Callable[[str], None],
     survey: HostSurvey,
     tables: LinkedTables | None = None,
+    symbol_policy: str = DEFAULT_SYMBOL_POLICY,
 ) -> list[CohortOutcome]:
     """Preprocess the planned cohorts one after the other; a failure stays with its cohort."""
     outcomes: list[CohortOutcome] = []
     for task in plan.tasks:
         progress(f"preprocessing {task.task_id}")
-        outcome, result = _outcome(task, output_root, survey)
+        outcome, result = _outcome(task, output_root, survey, symbol_policy)
         outcomes.append(outcome)
         if tables is not None and result is not None:
             tables.add([result])
@@ -190,7 +189,8 @@ def run_reference(
     if plan is None:
         outcomes = recorded_outcomes(request, output_dir)
     else:
-        outcomes = preprocess_all(plan, output_dir, step, survey, tables if stage == "all" else None)
+        kept = tables if stage == "all" else None
+        outcomes = preprocess_all(plan, output_dir, step, survey, kept, request.symbol_policy)
     if stage == "preprocess":
         return preprocessed_result(request, outcomes, output_dir, notes)
     if not any(o.usable and o.trait == request.trait for o in outcomes):
@@ -212,6 +212,8 @@ def run_reference(
         return insufficient_result(request, outcomes, output_dir, str(error), skipped, notes)
     answer_json = answer.to_json_dict()
     layout.write_significant_genes(output_dir, request.trait, request.condition, answer_json)
+    table_path = layout.OutputLayout(output_dir).association_table_path(request.trait, request.condition)
+    layout.atomic_write_csv(table_path, answer.table.set_index(answer.table.columns[0]))
     if progress:
         progress(1.0, "done")
     return answered_result(request, outcomes, output_dir, answer_json, notes)

@@ -95,6 +95,8 @@ def analysis_result(
     hits: Sequence[GeneHit] = (),
     method: str | None = None,
     notes: Sequence[str] = (),
+    coefficient_unit: str = "",
+    comparison: str = "",
 ) -> AnalysisResult:
     """The result every engine returns; `notes` (how the request's cohort ids were read) follow
     the message, so a result always says when it used more than the id named."""
@@ -108,6 +110,8 @@ def analysis_result(
         significant_genes=list(hits),
         output_dir=str(output_dir),
         message="; ".join(part for part in (message, *notes) if part),
+        coefficient_unit=coefficient_unit,
+        comparison=comparison,
     )
 
 
@@ -152,4 +156,6 @@ def answered_result(
         hits=gene_hits(answer["significant_genes"]),
         method=answer.get("method"),
         notes=notes,
+        coefficient_unit=str(answer.get("coefficient_unit") or ""),
+        comparison=str((answer.get("details") or {}).get("comparison") or ""),
     )

@@ -1,11 +1,13 @@
-"""Probe -> gene mapping from a GEO platform table (GenoTEX's rule, our code).
+"""Probe -> gene mapping from a GEO platform table, and the whole probes -> genes step.
 
-Why: microarray values are per probe; every analysis downstream is per gene. GenoTEX's rule:
-a probe annotated with n genes gives value/n to each gene, and a gene's value is the sum over
-its probes. We keep that rule for comparability, with two deliberate differences (see
-docs/geo.md): a gene whose probes are all missing for a sample stays missing (GenoTEX's pandas
-sum turns it into 0), and symbols are split on the annotation's own separators rather than
-harvested by a regex from free text.
+Why: microarray values are per probe; every analysis downstream is per gene. Two collapse rules
+(docs/geo.md): "mean" (the analyst's, limma's avereps: on log2 values a gene is the mean of its
+probes, and a probe annotated with several genes counts fully for each) and "split-sum"
+(GenoTEX's: a probe annotated with n genes gives value/n to each gene, and a gene is the sum
+over its probes). Both with two deliberate differences from GenoTEX's code: a gene whose probes
+are all missing for a sample stays missing (GenoTEX's pandas sum turns it into 0), and symbols
+are split on the annotation's own separators rather than harvested by a regex from free text.
+The scale is decided on the probe values before any collapse (stats/scale.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,18 @@ import pandas as pd
 from scipy import sparse
 
 from genoteam.toolkit.errors import GenoteamError
-from genoteam.toolkit.symbols import NormalizationReport, load_symbol_table, normalize_gene_symbols
+from genoteam.toolkit.stats.scale import ScaleDecision, to_log2_scale
+from genoteam.toolkit.symbols import (
+    DEFAULT_SYMBOL_POLICY,
+    SYMBOL_POLICY_GENOTEX,
+    NormalizationReport,
+    check_symbol_policy,
+    load_symbol_table,
+    normalize_gene_symbols,
+)
+
+COLLAPSE_MEAN = "mean"
+COLLAPSE_SPLIT_SUM = "split-sum"
 
 # Symbol columns we know, in order of preference (matched case-insensitively).
 SYMBOL_COLUMNS = (
@@ -56,11 +69,14 @@ class MappingReport:
     genes: int
     samples: int
     notes: list[str] = field(default_factory=list)
+    collapse: str = COLLAPSE_SPLIT_SUM
 
     def summary(self) -> str:
+        rule = "mean of its probes" if self.collapse == COLLAPSE_MEAN else "sum of value/n over its probes"
         return (
             f"{self.probes_mapped} of {self.probes_in_expression} probes mapped to {self.genes} genes "
-            f"via column '{self.symbol_column}' ({self.multi_gene_probes} probes with several genes)"
+            f"via column '{self.symbol_column}' ({self.multi_gene_probes} probes with several genes; "
+            f"a gene is the {rule})"
         )
 
 
@@ -118,17 +134,30 @@ def probe_gene_pairs(annotation: pd.DataFrame, symbol_column: str, id_column: st
     return pd.DataFrame(rows, columns=["ID", "Gene", "weight"])
 
 
+def collapse_rule(symbol_policy: str) -> str:
+    """The probe collapse that goes with a symbol policy: GenoTEX's split-sum, else the mean."""
+    return (
+        COLLAPSE_SPLIT_SUM if check_symbol_policy(symbol_policy) == SYMBOL_POLICY_GENOTEX else COLLAPSE_MEAN
+    )
+
+
 def map_probes_to_genes(
     expression: pd.DataFrame,
     annotation: pd.DataFrame,
     symbol_column: str | None = None,
     id_column: str | None = None,
+    collapse: str = COLLAPSE_SPLIT_SUM,
 ) -> tuple[pd.DataFrame, MappingReport]:
-    """Genes x samples from probes x samples: value/n to each of a probe's n genes, summed per gene.
+    """Genes x samples from probes x samples by `collapse`: "split-sum" (value/n to each of a
+    probe's n genes, summed per gene; GenoTEX) or "mean" (mean of the gene's probes).
 
     Columns are chosen with choose_mapping_columns unless given. A gene is missing for a
     sample only when all its probes are missing there. Raises GenoteamError when no probe maps.
     """
+    if collapse not in (COLLAPSE_MEAN, COLLAPSE_SPLIT_SUM):
+        raise GenoteamError(
+            f"unknown collapse rule {collapse!r}", f"use {COLLAPSE_MEAN!r} or {COLLAPSE_SPLIT_SUM!r}"
+        )
     if symbol_column is None or id_column is None:
         chosen_id, chosen_symbol = choose_mapping_columns(annotation)
         id_column = id_column or chosen_id
@@ -162,8 +191,12 @@ def map_probes_to_genes(
     members = sparse.csr_matrix((np.ones(len(pairs)), (gene_codes, probe_pos)), shape=shape)
     values = expression.to_numpy(dtype=float)
     observed = np.isfinite(values)
-    summed = np.asarray(weights @ np.where(observed, values, 0.0))
     counts = np.asarray(members @ observed.astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if collapse == COLLAPSE_MEAN:
+            summed = np.asarray(members @ np.where(observed, values, 0.0)) / counts
+        else:
+            summed = np.asarray(weights @ np.where(observed, values, 0.0))
     summed[counts == 0] = np.nan
     result = pd.DataFrame(summed, index=pd.Index(genes, name="Gene"), columns=expression.columns)
     per_probe = pairs.groupby("ID").size()
@@ -177,6 +210,7 @@ def map_probes_to_genes(
         genes=len(result),
         samples=result.shape[1],
         notes=notes,
+        collapse=collapse,
     )
     unmapped = report.probes_in_expression - report.probes_mapped
     if unmapped:
@@ -203,32 +237,65 @@ class GeneTableReport:
     mapping: MappingReport | None  # None when the IDs were already gene symbols
     normalization: NormalizationReport
     decision: str
+    scale: ScaleDecision | None = None
 
     def summary(self) -> str:
         first = self.mapping.summary() if self.mapping else self.decision
-        return f"{first}; then {self.normalization.summary()}"
+        scale = f"scale: {self.scale.reason}; " if self.scale else ""
+        return f"{scale}{first}; then {self.normalization.summary()}"
+
+    def record(self) -> dict:
+        """The cohort record's entries for this step (layout.update_cohort_record)."""
+        mapping = None
+        if self.mapping is not None:
+            mapping = {k: v for k, v in vars(self.mapping).items()} | {"summary": self.mapping.summary()}
+        return {
+            "scale": self.scale.record() if self.scale else None,
+            "probe_mapping": mapping,
+            "gene_ids": self.decision,
+            "symbols": self.normalization.record(),
+        }
+
+
+def _scaled(expression: pd.DataFrame, symbol_policy: str) -> tuple[pd.DataFrame, ScaleDecision | None]:
+    """The measured values on log2 scale (decided here, before any collapse), or, with GenoTEX's
+    policy, as submitted (GenoTEX never transforms; the statistics then judge the gene values)."""
+    if symbol_policy == SYMBOL_POLICY_GENOTEX:
+        return expression, None
+    return to_log2_scale(expression)
 
 
 def gene_table(
-    expression: pd.DataFrame, annotation: pd.DataFrame | None = None, symbol_column: str | None = None
+    expression: pd.DataFrame,
+    annotation: pd.DataFrame | None = None,
+    symbol_column: str | None = None,
+    symbol_policy: str = DEFAULT_SYMBOL_POLICY,
 ) -> tuple[pd.DataFrame, GeneTableReport]:
-    """Probes (or genes) x samples -> normalised genes x samples, deciding whether to map.
+    """Probes (or genes) x samples -> log2-scale, normalised genes x samples.
 
-    The IDs are taken as gene symbols when more than half of them are known symbols;
-    otherwise the platform annotation is required (GenoteamError when it is missing/empty).
+    The scale is decided on the rows as measured, before any collapse (log2 at most once;
+    GenoTEX's policy keeps the values as submitted, as GenoTEX does). The
+    IDs are taken as gene symbols when more than half of them are known symbols; otherwise the
+    platform annotation is required (GenoteamError when it is missing/empty) and probes are
+    collapsed by the rule of `symbol_policy` (collapse_rule). Symbols follow `symbol_policy`.
     """
+    check_symbol_policy(symbol_policy)
     known = share_of_known_symbols(expression.index)
     if known > 0.5:
         decision = f"row IDs are already gene symbols ({known:.0%} known), no probe mapping"
-        genes, normalization = normalize_gene_symbols(expression)
-        return genes, GeneTableReport(None, normalization, decision)
+        logged, scale = _scaled(expression, symbol_policy)
+        genes, normalization = normalize_gene_symbols(logged, policy=symbol_policy)
+        return genes, GeneTableReport(None, normalization, decision, scale)
     if annotation is None or annotation.empty:
         raise GenoteamError(
             f"the expression rows are probe IDs (e.g. {list(expression.index[:3])}; {known:.0%} are gene symbols) "
             "and no platform annotation table was given",
             "read the family SOFT (read_geo_cohort) or the platform's .annot file (read_platform_annotation)",
         )
-    mapped, mapping = map_probes_to_genes(expression, annotation, symbol_column)
-    genes, normalization = normalize_gene_symbols(mapped)
+    logged, scale = _scaled(expression, symbol_policy)
+    mapped, mapping = map_probes_to_genes(
+        logged, annotation, symbol_column, collapse=collapse_rule(symbol_policy)
+    )
+    genes, normalization = normalize_gene_symbols(mapped, policy=symbol_policy)
     decision = f"row IDs are probes ({known:.0%} look like symbols): mapped through '{mapping.symbol_column}'"
-    return genes, GeneTableReport(mapping, normalization, decision)
+    return genes, GeneTableReport(mapping, normalization, decision, scale)

@@ -185,8 +185,16 @@ class OutputLayout:
     def cohort_info_path(self, trait: str) -> Path:
         return self.trait_dir(trait) / "cohort_info.json"
 
+    def cohort_record_path(self, trait: str, cohort: str) -> Path:
+        """Our per-cohort record (symbol changes, scale, sample design); GenoTEX reads no such file."""
+        return self.trait_dir(trait) / "records" / f"{_safe_name(cohort, 'cohort')}.json"
+
     def regress_dir(self, trait: str) -> Path:
         return self.root / "regress" / _safe_name(trait, "trait")
+
+    def association_table_path(self, trait: str, condition: str | None) -> Path:
+        """Every gene tested (not only the significant ones), beside the significant-genes file."""
+        return self.regress_dir(trait) / f"association_table_condition_{condition_label(condition)}.csv"
 
     def significant_genes_path(self, trait: str, condition: str | None) -> Path:
         return self.regress_dir(trait) / f"significant_genes_condition_{condition_label(condition)}.json"
@@ -274,6 +282,25 @@ def write_significant_genes(
     ...) are kept as given."""
     validate_significant_genes(result)
     return atomic_write_json(OutputLayout(root).significant_genes_path(trait, condition), dict(result))
+
+
+def update_cohort_record(
+    root: str | os.PathLike[str], trait: str, cohort: str, parts: Mapping[str, Any]
+) -> Path:
+    """Merge `parts` (e.g. {"symbols": ..., "scale": ...}) into the cohort's record file.
+
+    Why one file per cohort: cohorts of a trait may be preprocessed at once, so no two writers
+    share a file; steps of one cohort run in order and each adds its own keys."""
+    path = OutputLayout(root).cohort_record_path(trait, cohort)
+    record = read_json(path) if path.is_file() else {}
+    record.update(_json_safe(dict(parts)))
+    return atomic_write_json(path, record)
+
+
+def read_cohort_record(root: str | os.PathLike[str], trait: str, cohort: str) -> dict[str, Any]:
+    """The cohort's record, or {} when preprocessing wrote none (e.g. an older output folder)."""
+    path = OutputLayout(root).cohort_record_path(trait, cohort)
+    return read_json(path) if path.is_file() else {}
 
 
 def validate_significant_genes(result: Mapping[str, Any]) -> None:

@@ -1,8 +1,9 @@
 """GenoTEX's GEO steps for one single-platform cohort, end to end, with the rule-based choices.
 
-read -> gene_mapping.gene_table (probes mapped unless the rows are already symbols; symbols
-normalised) -> clinical rows chosen and explained -> clinical_data/<cohort>.csv and
-gene_data/<cohort>.csv -> link, clean, bias, record.
+read -> gene_mapping.gene_table (scale decided on the probes, probes mapped unless the rows are
+already symbols, symbols normalised by the symbol policy) -> clinical rows chosen and explained
+-> clinical_data/<cohort>.csv and gene_data/<cohort>.csv, and the cohort record (symbol changes,
+scale, batch-like fields, individuals) -> link, clean, bias, record.
 A multi-platform series is made into cohorts first (platforms.series_cohorts): platforms on the
 same specimens are one cohort, the others one cohort each.
 """
@@ -17,10 +18,16 @@ from genoteam.toolkit.cohort_steps import CohortPreprocessResult, link_and_recor
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.gene_mapping import gene_table
 from genoteam.toolkit.geo import GeoSeries
+from genoteam.toolkit.sample_design import detect_geo_sample_info
+from genoteam.toolkit.symbols import DEFAULT_SYMBOL_POLICY
 
 
 def preprocess_geo_cohort(
-    series: GeoSeries, cohort_id: str, trait: str, output_root: str | Path
+    series: GeoSeries,
+    cohort_id: str,
+    trait: str,
+    output_root: str | Path,
+    symbol_policy: str = DEFAULT_SYMBOL_POLICY,
 ) -> CohortPreprocessResult:
     """Preprocess one platform of a GEO series into the GenoTEX output layout under output_root."""
     platform = series.only_platform()
@@ -33,12 +40,16 @@ def preprocess_geo_cohort(
     if platform.expression.empty:
         return record_unavailable(result, output_root, False, clinical is not None, "no expression values")
     try:
-        genes, gene_report = gene_table(platform.expression, platform.annotation)
+        genes, gene_report = gene_table(platform.expression, platform.annotation, symbol_policy=symbol_policy)
     except GenoteamError as error:
         return record_unavailable(
             result, output_root, False, clinical is not None, f"probes could not be mapped to genes: {error}"
         )
     result.notes.append(f"gene table: {gene_report.summary()}")
+    sample_info = detect_geo_sample_info(platform.samples)
+    result.notes += sample_info.notes
+    record = gene_report.record() | {"sample_design": sample_info.record()}
+    result.written["record"] = layout.update_cohort_record(output_root, trait, cohort_id, record)
     if clinical is None:
         return record_unavailable(
             result, output_root, len(genes) > 0, False, f"no trait information found for '{trait}'"

@@ -5,46 +5,69 @@ can only be combined and compared with known genes once every row carries the cu
 official symbol. The table ships with the toolkit (genoteam/toolkit/data, built by
 symbols_build.py), so normalisation needs no network and records its source and version.
 
-Resolution rule (deterministic, case-insensitive):
-1. a name that is a current symbol maps to itself (current symbol wins over any alias);
-2. else a name that is an alias of exactly one gene maps to that gene's symbol;
-3. else an alias shared by several genes maps to the gene with the lowest Entrez Gene ID
-   (the oldest record, usually the gene the name historically meant, e.g. ACT -> SERPINA3);
-4. anything else is unknown and its row is dropped (reported, never silent).
-Rows that end up with the same symbol are averaged (GenoTEX's rule).
+Two policies (case-insensitive, deterministic; docs/geo.md):
+- "analyst" (the default): a row whose name is a current symbol keeps its own values; an alias
+  is renamed only when it names exactly one gene and that gene is not itself measured in the
+  table (otherwise renaming would average two distinct measured genes, e.g. HN1 -> NOTCH1);
+  aliases of measured genes and ambiguous aliases are dropped and counted; unknown names are
+  dropped. Rows that still share a symbol (case variants, two aliases of one unmeasured gene)
+  are averaged.
+- "genotex" (GenoTEX's rule, kept for the GenoTEX-faithful modes): a current symbol maps to
+  itself, an alias to its gene, an ambiguous alias to the gene with the lowest Entrez Gene ID,
+  unknown rows are dropped, and every row landing on one symbol is averaged.
+Every rename, drop and merge is returned in the report, with the table's version.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from genoteam.toolkit.errors import InputFileError
+from genoteam.toolkit.errors import GenoteamError, InputFileError
 
 DATA_DIR = Path(__file__).parent / "data"
 TABLE_PATH = DATA_DIR / "gene_symbols.tsv.gz"
 META_PATH = DATA_DIR / "gene_symbols.meta.json"
 
+SYMBOL_POLICY_ANALYST = "analyst"
+SYMBOL_POLICY_GENOTEX = "genotex"
+SYMBOL_POLICIES = (SYMBOL_POLICY_ANALYST, SYMBOL_POLICY_GENOTEX)
+DEFAULT_SYMBOL_POLICY = SYMBOL_POLICY_ANALYST
+
+# reasons a row is dropped (keys of NormalizationReport.dropped_counts)
+DROP_UNKNOWN = "unknown"
+DROP_AMBIGUOUS = "ambiguous alias"
+DROP_ALIAS_OF_MEASURED = "alias of a measured gene"
+
 
 @dataclass(frozen=True)
 class SymbolTable:
-    """Upper-cased name -> current symbol, plus where the table came from."""
+    """Current symbols and aliases (upper-cased keys), plus where the table came from.
+
+    `lookup` is GenoTEX's resolution (current symbol, else alias, ambiguous -> lowest Entrez id);
+    `symbols` holds only current symbols; `alias_targets` every alias's genes in Entrez order."""
 
     lookup: dict[str, str]
     source: dict
     ambiguous_aliases: int
+    symbols: dict[str, str] = field(default_factory=dict)
+    alias_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def resolve(self, name: object) -> str | None:
-        """The current symbol for `name`, or None when the name is unknown."""
+        """The current symbol for `name` by GenoTEX's rule, or None when the name is unknown."""
         if not isinstance(name, str):
             return None
         return self.lookup.get(name.strip().upper())
+
+    def current(self, name: object) -> str | None:
+        """The official symbol when `name` is one (any case), else None."""
+        return self.symbols.get(name.strip().upper()) if isinstance(name, str) else None
 
     def describe(self) -> str:
         """One line naming the source package, its version and the Entrez Gene release."""
@@ -55,10 +78,20 @@ class SymbolTable:
             f"{self.source.get('genes')} genes)"
         )
 
+    def version(self) -> dict:
+        """The pinned version of the table, for the records: package, release, sha256."""
+        src = self.source.get("source", {})
+        return {
+            "package": self.source.get("source_package"),
+            "package_version": self.source.get("source_package_version"),
+            "entrez_gene_date": src.get("EGSOURCEDATE"),
+            "table_sha256": self.source.get("table_sha256"),
+        }
+
 
 @dataclass
 class NormalizationReport:
-    """What normalisation did to the rows of one table."""
+    """What normalisation did to the rows of one table: counts, and every change by name."""
 
     rows_in: int
     rows_unchanged: int
@@ -69,31 +102,58 @@ class NormalizationReport:
     source: str
     dropped_examples: list[str] = field(default_factory=list)
     renamed_examples: dict[str, str] = field(default_factory=dict)
+    policy: str = SYMBOL_POLICY_GENOTEX
+    table_version: dict = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)  # old name -> current symbol
+    dropped: dict[str, str] = field(default_factory=dict)  # name -> reason (DROP_*; with the gene)
+    merged: dict[str, list[str]] = field(default_factory=dict)  # symbol -> the row names averaged
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)  # ambiguous alias -> its genes
+
+    @property
+    def dropped_counts(self) -> dict[str, int]:
+        counts = {DROP_UNKNOWN: 0, DROP_AMBIGUOUS: 0, DROP_ALIAS_OF_MEASURED: 0}
+        for reason in self.dropped.values():
+            key = reason.split(":")[0]
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def summary(self) -> str:
+        counts = self.dropped_counts
         return (
-            f"{self.rows_in} rows -> {self.genes_out} genes ({self.rows_renamed} renamed, "
-            f"{self.rows_dropped_unknown} unknown dropped, {self.rows_merged} merged by averaging); "
-            f"source {self.source}"
+            f"{self.rows_in} rows -> {self.genes_out} genes (symbol policy {self.policy}: "
+            f"{self.rows_unchanged} kept, {self.rows_renamed} renamed, "
+            f"{counts[DROP_ALIAS_OF_MEASURED]} dropped as aliases of measured genes, "
+            f"{counts[DROP_AMBIGUOUS]} dropped as ambiguous aliases, {counts[DROP_UNKNOWN]} unknown dropped, "
+            f"{self.rows_merged} merged by averaging); source {self.source}"
         )
 
+    def record(self) -> dict:
+        """Everything, JSON-ready: the per-cohort record of renames, drops and merges."""
+        data = asdict(self)
+        data["dropped_counts"] = self.dropped_counts
+        data["summary"] = self.summary()
+        return data
 
-def _build_lookup(rows: pd.DataFrame) -> tuple[dict[str, str], int]:
-    """Apply the resolution rule of the module docstring to (entrez_id, symbol, aliases) rows."""
+
+def _build_lookup(
+    rows: pd.DataFrame,
+) -> tuple[dict[str, str], int, dict[str, str], dict[str, tuple[str, ...]]]:
+    """GenoTEX's lookup, the ambiguous-alias count, the current symbols and every alias's genes."""
     rows = rows.sort_values("entrez_id")
     lookup: dict[str, str] = {}
-    alias_targets: dict[str, set[str]] = {}
-    for gene_id, symbol, aliases in rows.itertuples(index=False):
-        del gene_id  # rows are sorted by it: the first gene to claim an alias has the lowest id
+    targets: dict[str, list[str]] = {}
+    for _, symbol, aliases in rows.itertuples(index=False):
         if isinstance(aliases, str) and aliases:
             for alias in aliases.split("|"):
                 key = alias.upper()
-                alias_targets.setdefault(key, set()).add(symbol)
+                genes = targets.setdefault(key, [])
+                if symbol not in genes:
+                    genes.append(symbol)  # rows are sorted by Entrez id: the first has the lowest
                 lookup.setdefault(key, symbol)
-    ambiguous = sum(1 for targets in alias_targets.values() if len(targets) > 1)
-    for symbol in rows["symbol"]:
-        lookup[symbol.upper()] = symbol  # rule 1: a current symbol always wins
-    return lookup, ambiguous
+    ambiguous = sum(1 for genes in targets.values() if len(genes) > 1)
+    symbols = {symbol.upper(): symbol for symbol in rows["symbol"]}
+    lookup.update(symbols)  # a current symbol always wins
+    return lookup, ambiguous, symbols, {k: tuple(v) for k, v in targets.items()}
 
 
 @lru_cache(maxsize=4)
@@ -110,44 +170,92 @@ def load_symbol_table(table_path: Path = TABLE_PATH, meta_path: Path = META_PATH
             "regenerate it: python -m genoteam.toolkit.symbols_build --sqlite "
             "/usr/lib/R/site-library/org.Hs.eg.db/extdata/org.Hs.eg.sqlite",
         ) from error
-    lookup, ambiguous = _build_lookup(rows)
-    return SymbolTable(lookup=lookup, source=meta, ambiguous_aliases=ambiguous)
+    lookup, ambiguous, symbols, targets = _build_lookup(rows)
+    return SymbolTable(lookup, meta, ambiguous, symbols, targets)
 
 
 def normalize_symbol(name: str) -> str | None:
-    """The current official symbol for one gene name, or None when unknown."""
+    """The current official symbol for one gene name by GenoTEX's rule, or None when unknown."""
     return load_symbol_table().resolve(name)
 
 
+def check_symbol_policy(policy: str) -> str:
+    """`policy` when it is one of SYMBOL_POLICIES, else a GenoteamError naming them."""
+    if policy not in SYMBOL_POLICIES:
+        raise GenoteamError(f"unknown symbol policy {policy!r}", f"use one of {', '.join(SYMBOL_POLICIES)}")
+    return policy
+
+
+def _analyst_targets(names: list[str], table: SymbolTable) -> tuple[list[str | None], dict, dict]:
+    """Per row the symbol it becomes (None: dropped), the drop reasons and the ambiguous aliases."""
+    current = [table.current(name) for name in names]
+    measured = {symbol for symbol in current if symbol is not None}
+    out: list[str | None] = []
+    dropped: dict[str, str] = {}
+    ambiguous: dict[str, list[str]] = {}
+    for name, symbol in zip(names, current, strict=True):
+        if symbol is not None:
+            out.append(symbol)
+            continue
+        genes = table.alias_targets.get(name.strip().upper(), ())
+        out.append(None)
+        if not genes:
+            dropped[name] = DROP_UNKNOWN
+        elif len(genes) > 1:
+            dropped[name] = f"{DROP_AMBIGUOUS}: {'|'.join(genes)}"
+            ambiguous[name] = list(genes)
+        elif genes[0] in measured:
+            dropped[name] = f"{DROP_ALIAS_OF_MEASURED}: {genes[0]}"
+        else:
+            out[-1] = genes[0]
+    return out, dropped, ambiguous
+
+
 def normalize_gene_symbols(
-    df: pd.DataFrame, table: SymbolTable | None = None
+    df: pd.DataFrame, table: SymbolTable | None = None, policy: str = DEFAULT_SYMBOL_POLICY
 ) -> tuple[pd.DataFrame, NormalizationReport]:
-    """Rename the index (genes) of `df` to current symbols, drop unknowns, average duplicates.
+    """Rename the index (genes) of `df` to current symbols by `policy`, drop the rest, average
+    rows sharing a symbol.
 
     `df` is genes x samples (GenoTEX's gene_data orientation). Returns the new frame (index
-    sorted) and a report with counts and examples, naming the source table and its version.
+    sorted) and a report naming every rename, drop and merge, the policy and the table version.
     """
+    check_symbol_policy(policy)
     table = table or load_symbol_table()
-    names = pd.Index(df.index.astype(str))
-    resolved = pd.Series([table.resolve(name) for name in names], index=range(len(names)), dtype=object)
-    known = resolved.notna().to_numpy()
-    renamed_mask = known & (resolved.to_numpy() != names.to_numpy())
-    merged = _average_duplicates(df, known, resolved.to_numpy(), df.index.name or "Gene")
-    dropped = names[~known]
+    names = [str(name) for name in df.index]
+    if policy == SYMBOL_POLICY_ANALYST:
+        targets, dropped, ambiguous = _analyst_targets(names, table)
+    else:
+        targets = [table.resolve(name) for name in names]
+        dropped = {name: DROP_UNKNOWN for name, t in zip(names, targets, strict=True) if t is None}
+        ambiguous = {}
+    resolved = np.array(targets, dtype=object)
+    known = np.array([t is not None for t in targets], dtype=bool)
+    merged_frame = _average_duplicates(df, known, resolved, df.index.name or "Gene")
+    renamed = {n: t for n, t in zip(names, targets, strict=True) if t is not None and t != n}
+    sources: dict[str, list[str]] = {}
+    for name, target in zip(names, targets, strict=True):
+        if target is not None:
+            sources.setdefault(target, []).append(name)
+    merged = {symbol: rows for symbol, rows in sorted(sources.items()) if len(rows) > 1}
     report = NormalizationReport(
         rows_in=len(df),
-        rows_unchanged=int((known & ~renamed_mask).sum()),
-        rows_renamed=int(renamed_mask.sum()),
-        rows_dropped_unknown=int((~known).sum()),
-        genes_out=len(merged),
-        rows_merged=int(known.sum() - len(merged)),
+        rows_unchanged=int(known.sum()) - len(renamed),
+        rows_renamed=len(renamed),
+        rows_dropped_unknown=sum(1 for reason in dropped.values() if reason == DROP_UNKNOWN),
+        genes_out=len(merged_frame),
+        rows_merged=int(known.sum() - len(merged_frame)),
         source=table.describe(),
-        dropped_examples=sorted(set(dropped))[:20],
-        renamed_examples={
-            old: new for old, new in list(zip(names[renamed_mask], resolved[renamed_mask], strict=True))[:20]
-        },
+        dropped_examples=sorted(n for n, r in dropped.items() if r == DROP_UNKNOWN)[:20],
+        renamed_examples=dict(list(renamed.items())[:20]),
+        policy=policy,
+        table_version=table.version(),
+        renamed=renamed,
+        dropped=dropped,
+        merged=merged,
+        ambiguous=ambiguous,
     )
-    return merged, report
+    return merged_frame, report
 
 
 def _average_duplicates(

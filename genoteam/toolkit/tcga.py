@@ -306,16 +306,23 @@ def preprocess_tcga_cohort(
     output_root: str | Path,
     normalize_genes=None,
     cohort_id: str = "TCGA",
+    symbol_policy: str | None = None,
 ):
     """GenoTEX's TCGA steps for one cohort folder, writing the GenoTEX output layout:
     initial availability check (a cohort without an expression matrix is recorded as without
-    gene data and stops there), clinical features -> clinical_data/<cohort>.csv, gene symbols
-    normalised by `normalize_genes` (a callable taking and returning genes x samples, or
-    returning (frame, report) like toolkit.symbols.normalize_gene_symbols; None keeps Xena's
-    symbols) -> gene_data/<cohort>.csv, then the shared tail (cohort_steps.link_and_record):
-    link, missing values, bias, the final record, and the linked table only when usable."""
+    gene data and stops there), clinical features -> clinical_data/<cohort>.csv, the gene table
+    -> gene_data/<cohort>.csv, then the shared tail (cohort_steps.link_and_record): link,
+    missing values, bias, the final record, and the linked table only when usable.
+
+    The gene table: with `symbol_policy` ("analyst" or "genotex"), gene_mapping.gene_table
+    (scale decided on the measured values, symbols normalised by the policy, every change in the
+    cohort record); else `normalize_genes` (a callable taking genes x samples and returning it,
+    or (frame, report)); neither keeps Xena's symbols. The cohort record also gets the
+    tumour-vs-normal statement, the participants and any batch-like fields (sample_design)."""
     from genoteam.toolkit import layout
     from genoteam.toolkit.cohort_steps import CohortPreprocessResult, link_and_record, record_unavailable
+    from genoteam.toolkit.gene_mapping import gene_table
+    from genoteam.toolkit.sample_design import detect_tcga_sample_info
 
     folder = Path(cohort_dir)
     files = find_tcga_files(folder)
@@ -331,11 +338,19 @@ def preprocess_tcga_cohort(
     result.written["clinical_data"] = layout.write_clinical_data(
         output_root, trait, cohort_id, extracted.features
     )
-    if normalize_genes is not None:
+    sample_info = detect_tcga_sample_info(list(genes.columns), clinical)
+    result.notes += [f"comparison: {sample_info.comparison}", *sample_info.notes]
+    record: dict = {"sample_design": sample_info.record()}
+    if symbol_policy is not None:
+        genes, gene_report = gene_table(genes, symbol_policy=symbol_policy)
+        result.notes.append(f"gene table: {gene_report.summary()}")
+        record |= gene_report.record()
+    elif normalize_genes is not None:
         normalized = normalize_genes(genes)
         if isinstance(normalized, tuple):
             normalized, report = normalized
             result.notes.append(f"gene symbols: {report.summary() if hasattr(report, 'summary') else report}")
         genes = normalized
+    result.written["record"] = layout.update_cohort_record(output_root, trait, cohort_id, record)
     result.written["gene_data"] = layout.write_gene_data(output_root, trait, cohort_id, genes)
     return link_and_record(result, extracted.features, genes, output_root, [extracted.summary()])

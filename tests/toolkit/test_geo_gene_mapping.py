@@ -137,20 +137,42 @@ def test_gene_table_maps_probes_then_normalises(gse781):
     from genoteam.toolkit.gene_mapping import gene_table
 
     data = gse781.platforms["GPL96"]
-    genes, report = gene_table(data.expression, data.annotation)
+    genes, report = gene_table(data.expression, data.annotation, symbol_policy="genotex")
     assert report.mapping is not None and report.mapping.genes == 13784
     assert report.normalization.genes_out == len(genes) == 13023
     assert {"CA9", "NDUFA4L2", "TP53"} <= set(genes.index)
     assert "mapped through 'Gene Symbol'" in report.decision
+    assert report.scale is None and genes.loc["CA9"].max() > 100  # GenoTEX's rule: values as submitted
+
+
+def test_gene_table_decides_scale_on_probes_then_averages_them(gse781):
+    """The analyst's path on a linear-scale series (MAS5): log2 on the probes, then a gene is
+    the mean of its probes, so a gene's value is on the scale of one probe, never a sum."""
+    from genoteam.toolkit.gene_mapping import gene_table
+
+    data = gse781.platforms["GPL96"]
+    genes, report = gene_table(data.expression, data.annotation)
+    assert report.scale is not None and report.scale.transformed and report.scale.level == "measured"
+    assert report.mapping.collapse == "mean" and report.normalization.policy == "analyst"
+    symbols = data.annotation["Gene Symbol"]
+    probes = symbols.index[symbols == "GAPDH"]
+    assert len(probes) >= 3  # several GAPDH probes: GenoTEX's rule would add them up
+    expected = np.log2(data.expression.loc[probes]).mean()
+    np.testing.assert_allclose(genes.loc["GAPDH"].to_numpy(), expected.to_numpy(), rtol=1e-12)
+    assert genes.to_numpy().max() < 20  # one probe's log2 scale
+    assert report.record()["scale"]["log2_applied"] is True
 
 
 def test_gene_table_leaves_symbol_rows_unmapped_and_needs_annotation_for_probes():
     from genoteam.toolkit.gene_mapping import gene_table
 
     by_symbol = pd.DataFrame({"S1": [1.0, 2.0, 3.0]}, index=["P53", "TP53", "HER2"])
-    genes, report = gene_table(by_symbol)
+    genes, report = gene_table(by_symbol, symbol_policy="genotex")
     assert report.mapping is None and "already gene symbols" in report.decision
     assert genes.to_dict() == {"S1": {"ERBB2": 3.0, "TP53": 1.5}}
+    genes, report = gene_table(by_symbol)  # the analyst's rule: TP53 is measured, P53 is dropped
+    assert genes.to_dict() == {"S1": {"ERBB2": 3.0, "TP53": 2.0}}
+    assert report.normalization.dropped == {"P53": "alias of a measured gene: TP53"}
     by_probe = pd.DataFrame({"S1": [1.0, 2.0]}, index=["1007_s_at", "1053_at"])
     with pytest.raises(GenoteamError, match="no platform annotation table"):
         gene_table(by_probe)

@@ -77,12 +77,12 @@ def test_ambiguous_alias_goes_to_lowest_entrez_id():
     assert table.resolve("ACT") == "SERPINA3"  # Entrez 12 (alpha-1-antichymotrypsin) beats ACTG1 (71)
 
 
-def test_normalize_renames_drops_unknown_and_averages_duplicates():
+def test_genotex_policy_renames_drops_unknown_and_averages_duplicates():
     df = pd.DataFrame(
         {"S1": [1.0, 3.0, 5.0, 7.0, 2.0], "S2": [2.0, np.nan, 6.0, 8.0, 4.0]},
         index=pd.Index(["P53", "TP53", "FOO_UNKNOWN", "HER2", "SEPT9"], name="Gene"),
     )
-    out, report = normalize_gene_symbols(df)
+    out, report = normalize_gene_symbols(df, policy="genotex")
     assert list(out.index) == ["ERBB2", "SEPTIN9", "TP53"]
     assert out.loc["TP53", "S1"] == 2.0  # mean of P53 (1) and TP53 (3)
     assert out.loc["TP53", "S2"] == 2.0  # mean skips the missing value
@@ -144,3 +144,68 @@ def test_build_refuses_a_missing_sqlite(tmp_path):
 
     with pytest.raises(InputFileError, match="does not exist"):
         symbols_build.build(tmp_path / "missing.sqlite", tmp_path)
+
+
+def test_analyst_policy_keeps_measured_symbols_and_renames_only_safe_aliases():
+    names = ["TP53", "P53", "HER2", "HN1", "FOO_UNKNOWN", "CXorf59", "CXorf30", "tp53"]
+    df = pd.DataFrame(
+        {"S1": [1.0, 9.0, 7.0, 5.0, 2.0, 4.0, 6.0, 3.0], "S2": [2.0, 9.0, 8.0, 5.0, 2.0, 6.0, 8.0, 4.0]},
+        index=pd.Index(names, name="Gene"),
+    )
+    out, report = normalize_gene_symbols(df)
+    assert report.policy == "analyst"
+    assert list(out.index) == ["CFAP47", "ERBB2", "TP53"]
+    # TP53 is measured: its own values (with its case variant), never averaged with the alias P53
+    assert out.loc["TP53"].tolist() == [2.0, 3.0]
+    assert out.loc["ERBB2"].tolist() == [7.0, 8.0]  # HER2 names one gene, and ERBB2 is not measured
+    assert out.loc["CFAP47"].tolist() == [5.0, 7.0]  # two unique aliases of one unmeasured gene
+    assert report.renamed == {"HER2": "ERBB2", "CXorf59": "CFAP47", "CXorf30": "CFAP47", "tp53": "TP53"}
+    assert report.dropped["P53"] == "alias of a measured gene: TP53"
+    assert report.dropped["HN1"].startswith("ambiguous alias: ") and "NOTCH1" in report.dropped["HN1"]
+    assert report.ambiguous["HN1"][:1] == ["NOTCH1"] and len(report.ambiguous["HN1"]) > 1
+    assert report.dropped["FOO_UNKNOWN"] == "unknown"
+    assert report.merged == {"CFAP47": ["CXorf59", "CXorf30"], "TP53": ["TP53", "tp53"]}
+    assert report.dropped_counts == {"unknown": 1, "ambiguous alias": 1, "alias of a measured gene": 1}
+    assert (report.rows_in, report.genes_out, report.rows_merged) == (8, 3, 2)
+    record = report.record()
+    assert record["table_version"] == {
+        "package": "r-bioc-org.hs.eg.db",
+        "package_version": "3.16.0-1",
+        "entrez_gene_date": "2022-Sep12",
+        "table_sha256": json.loads(META_PATH.read_text())["table_sha256"],
+    }
+    assert json.loads(json.dumps(record))["dropped"]["P53"].startswith("alias")
+    assert "2 merged by averaging" in report.summary() and "1 dropped as ambiguous" in report.summary()
+
+
+def test_unknown_policy_is_a_clear_error():
+    from genoteam.toolkit.errors import GenoteamError
+
+    with pytest.raises(GenoteamError, match="unknown symbol policy 'loose'"):
+        normalize_gene_symbols(pd.DataFrame({"S1": [1.0]}, index=["TP53"]), policy="loose")
+
+
+def test_chol_aliases_of_measured_genes_keep_their_own_values(shared_input):
+    """The CHOL Xena rows the issue names: GenoTEX's rule averages each of them into another
+    measured gene (HN1 -> NOTCH1, AGPAT9 -> LPCAT1); the analyst's rule drops the alias and
+    the measured gene keeps exactly its own row."""
+    from genoteam.toolkit.tcga import read_tcga_genes
+
+    path = shared_input / "TCGA/TCGA_Bile_Duct_Cancer_(CHOL)/TCGA.CHOL.sampleMap_HiSeqV2_PANCAN.gz"
+    raw = read_tcga_genes(path)
+    out, report = normalize_gene_symbols(raw)
+    pairs = {"HN1": "NOTCH1", "TUBB4": "TUBB3", "MUM1": "IRF4", "SHFM1": "DLX5", "CCRL1": "CX3CR1"}
+    pairs |= {"RAGE": "AGER", "AGPAT9": "LPCAT1"}
+    for alias, gene in pairs.items():
+        assert alias in report.dropped and alias not in out.index
+        assert out.loc[gene].tolist() == raw.loc[gene].tolist(), gene
+    # MLL4 names KMT2D and KMT2B: dropped, where GenoTEX's rule guesses KMT2D (lowest Entrez id)
+    assert report.dropped["MLL4"].startswith("ambiguous alias") and "KMT2D" not in out.index
+    assert out.loc["ERGIC3"].tolist() == raw.loc["ERGIC3"].tolist()
+    counts = report.dropped_counts
+    assert counts["ambiguous alias"] == 100 and counts["alias of a measured gene"] == 28
+    assert counts["unknown"] == report.rows_dropped_unknown == 597
+    assert report.rows_renamed == len(report.renamed) == 2385 and report.genes_out == len(out) == 19795
+    genotex, genotex_report = normalize_gene_symbols(raw, policy="genotex")
+    assert genotex.loc["LPCAT1"].tolist() != raw.loc["LPCAT1"].tolist()  # averaged with AGPAT9
+    assert set(genotex_report.merged["AGER"]) == {"RAGE", "AGER"}

@@ -13,7 +13,13 @@ from genoteam.toolkit.tcga import preprocess_tcga_cohort
 def test_chol_dlbc_kirc_into_the_layout(shared_input: Path, tmp_path: Path) -> None:
     tcga = shared_input / "TCGA"
     chol = preprocess_tcga_cohort(tcga / "TCGA_Bile_Duct_Cancer_(CHOL)", "Bile_Duct_Cancer", tmp_path)
-    assert chol.is_usable and set(chol.written) == {"clinical_data", "gene_data", "cohort_info", "linked"}
+    assert chol.is_usable and set(chol.written) == {
+        "clinical_data",
+        "gene_data",
+        "cohort_info",
+        "linked",
+        "record",
+    }
     info = json.loads((tmp_path / "preprocess" / "Bile_Duct_Cancer" / "cohort_info.json").read_text())
     assert info["TCGA"]["sample_size"] == 45 and info["TCGA"]["has_age"] and info["TCGA"]["has_gender"]
     linked = pd.read_csv(tmp_path / "preprocess" / "Bile_Duct_Cancer" / "TCGA.csv", index_col=0)

@@ -112,6 +112,7 @@ def logistic_association(
     )
     table = table.sort_values(["p_value", "gene"], kind="mergesort").reset_index(drop=True)
     table.attrs["logistic"] = {
+        "coefficient_unit": f"log odds ratio of {trait} per unit of log2 expression",
         "method": METHOD_LOGISTIC,
         "covariates": design.covariates,
         "notes": design.notes,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from genoteam.toolkit.errors import GenoteamError, InputFileError
+from genoteam.toolkit.sample_design import SampleInfo
 from genoteam.toolkit.stats.association import METHOD_MODERATED_T, moderated_t_test
 from genoteam.toolkit.stats.design import CLINICAL_COLUMNS, gene_columns
 from genoteam.toolkit.stats.genotex import (
@@ -41,6 +42,9 @@ METHODS = (METHOD_MODERATED_T, METHOD_LOGISTIC, METHOD_GENOTEX)
 FDR = 0.05
 
 
+GENOTEX_UNIT = "coefficient of the penalised model on standardised expression (per SD of the gene)"
+
+
 def _tested_result(
     method: str, table: pd.DataFrame, trait: str, condition: str | None, fdr: float, info: dict
 ) -> SignificantGenesResult:
@@ -58,26 +62,57 @@ def _tested_result(
         cv_performance={},
         details={"fdr": fdr, **info},
         notes=list(info.get("notes", [])),
+        coefficient_unit=str(info.get("coefficient_unit", "")),
     )
 
 
 def _per_gene_result(
-    method: str, linked: pd.DataFrame, trait: str, condition: str | None, covariates, fdr: float
+    method: str,
+    linked: pd.DataFrame,
+    trait: str,
+    condition: str | None,
+    covariates,
+    fdr: float,
+    record: dict | None = None,
 ) -> tuple[SignificantGenesResult, pd.DataFrame, list[str]]:
     """Run a per-gene test on log-scale expression; returns the result, the table used and covariates.
 
     A condition that is a column of `linked` (Age, Gender, or a predicted condition added by
-    the caller) is included among the covariates."""
+    the caller) is included among the covariates. `record` is the cohort's preprocessing record
+    (layout.read_cohort_record): its scale decision stands (log2 at most once), and the moderated
+    t uses its batch fields, individuals and comparison."""
+    record = record or {}
     covariates = list(covariates) + ([condition] if condition and condition not in covariates else [])
-    linked, scale = log2_genes(linked, gene_columns(linked, trait, covariates))
-    test, key = (
-        (logistic_association, "logistic") if method == METHOD_LOGISTIC else (moderated_t_test, "moderated_t")
-    )
-    table = test(linked, trait, covariates)
+    linked, scale = log2_genes(linked, gene_columns(linked, trait, covariates), record.get("scale"))
+    if method == METHOD_LOGISTIC:
+        table, key = logistic_association(linked, trait, covariates), "logistic"
+    else:
+        info = SampleInfo.from_record(record.get("sample_design"))
+        table, key = moderated_t_test(linked, trait, covariates, info), "moderated_t"
     result = _tested_result(method, table, trait, condition, fdr, table.attrs[key])
     result.details["expression_scale"] = scale.reason
     result.notes.append(f"expression scale: {scale.reason}")
+    comparison = (record.get("sample_design") or {}).get("comparison")
+    if comparison:
+        result.details["comparison"] = comparison
+        result.notes.insert(0, f"comparison: {comparison}")
+    if record.get("symbols"):
+        result.details["symbols"] = _symbol_summary(record["symbols"])
     return result, linked, covariates
+
+
+def _symbol_summary(symbols: dict) -> dict:
+    """The result's summary of a cohort's symbol record (the full lists stay in the record)."""
+    keys = (
+        "policy",
+        "table_version",
+        "rows_in",
+        "rows_renamed",
+        "rows_merged",
+        "genes_out",
+        "dropped_counts",
+    )
+    return {key: symbols.get(key) for key in keys} | {"summary": symbols.get("summary")}
 
 
 def moderated_t_result(
@@ -88,10 +123,11 @@ def moderated_t_result(
     fdr: float = FDR,
     cv: bool = True,
     seed: int = GENOTEX_SEED,
+    record: dict | None = None,
 ) -> SignificantGenesResult:
     """Default method: genes with BH q < fdr for the trait coefficient, by p-value."""
     result, logged, covariates = _per_gene_result(
-        METHOD_MODERATED_T, linked, trait, condition, covariates, fdr
+        METHOD_MODERATED_T, linked, trait, condition, covariates, fdr, record
     )
     if cv:
         result.cv_performance = cv_top_genes_performance(logged, trait, covariates, seed=seed)
@@ -104,9 +140,10 @@ def logistic_result(
     condition: str | None = None,
     covariates: tuple[str, ...] | list[str] = CLINICAL_COLUMNS,
     fdr: float = FDR,
+    record: dict | None = None,
 ) -> SignificantGenesResult:
     """Per-gene logistic regression of a binary trait (log odds ratio per unit expression)."""
-    return _per_gene_result(METHOD_LOGISTIC, linked, trait, condition, covariates, fdr)[0]
+    return _per_gene_result(METHOD_LOGISTIC, linked, trait, condition, covariates, fdr, record)[0]
 
 
 def genotex_result(fit: GenotexFit) -> SignificantGenesResult:
@@ -133,6 +170,7 @@ def genotex_result(fit: GenotexFit) -> SignificantGenesResult:
             "tuning": fit.tuning,
         },
         notes=fit.notes,
+        coefficient_unit=GENOTEX_UNIT,
     )
 
 
@@ -168,6 +206,11 @@ class PreprocessFolder:
 
     def cohort_info(self, entity: str) -> dict:
         return _read_json(self.root / entity / "cohort_info.json")
+
+    def record(self, entity: str, cohort: str) -> dict:
+        """The cohort's preprocessing record ({} for folders written without one)."""
+        path = self.root / entity / "records" / f"{cohort}.json"  # layout.OutputLayout.cohort_record_path
+        return _read_json(path) if path.is_file() else {}
 
     def load(self, entity: str, cohort: str) -> pd.DataFrame:
         key = (entity, cohort)
@@ -217,9 +260,11 @@ def answer_question(
                 genotex_one_step(linked, trait, condition, select_by, task_info, seed, bootstrap)
             )
         elif method == METHOD_LOGISTIC:
-            result = logistic_result(linked, trait, condition)
+            result = logistic_result(linked, trait, condition, record=folder.record(trait, cohort))
         else:
-            result = moderated_t_result(linked, trait, condition, seed=seed)
+            result = moderated_t_result(
+                linked, trait, condition, seed=seed, record=folder.record(trait, cohort)
+            )
         result.cohorts = {"trait": cohort}
         return result
     pair = select_cohort_pair(
@@ -267,7 +312,7 @@ def answer_question(
         with_condition = trait_linked.copy()
         with_condition[condition] = predict_condition(trait_linked, condition_table, condition, regressors)
         answer = logistic_result if method == METHOD_LOGISTIC else moderated_t_result
-        result = answer(with_condition, trait, condition)
+        result = answer(with_condition, trait, condition, record=folder.record(trait, trait_cohort))
         result.notes.append(
             f"condition '{condition}' predicted from {len(regressors)} known genes: {regressors[:10]}"
         )

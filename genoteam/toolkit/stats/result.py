@@ -4,7 +4,7 @@ The JSON keeps GenoTEX's fields, so GenoTEX's evaluator reads it unchanged:
 `significant_genes` = {"Variable": [...], "Coefficient": [...], "Absolute Coefficient": [...]}
 and `cv_performance`. Ours are added beside them: p_value and q_value lists inside
 significant_genes when the method has tests, and top-level `method`, `select_by`, `stability`,
-`penalty`, `cohorts`, `notes` and `partial`. The layout writer turns the dict into the file.
+`penalty`, `cohorts`, `coefficient_unit`, `notes` and `partial`. The layout writer turns the dict into the file.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class SignificantGenesResult:
     details: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     partial: bool = False
+    coefficient_unit: str = ""  # what one unit of Coefficient means (log2 fold change, per unit, ...)
 
     @property
     def genes(self) -> list[str]:
@@ -70,6 +71,7 @@ class SignificantGenesResult:
                 "significant_genes": genes,
                 "cv_performance": self.cv_performance,
                 "method": self.method,
+                "coefficient_unit": self.coefficient_unit,
                 "select_by": self.select_by,
                 "trait": self.trait,
                 "condition": self.condition,
