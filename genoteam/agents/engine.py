@@ -48,11 +48,12 @@ from genoteam.pipeline.results import (
     preprocessed_result,
     recorded_outcomes,
 )
-from genoteam.sandbox import SessionSpec, open_session
+from genoteam.sandbox import SessionSpec, hostfs, open_session
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import OutputLayout
 
 OWNER_OF = {"GEO": "geo", "TCGA": "tcga"}
+SANDBOX_SUBDIRS = ("preprocess", "regress")  # what sandboxed code may write in the output folder
 ENV_PROBE = (
     "import json, sys, importlib.metadata as _md\n"
     "_v = {}\n"
@@ -178,8 +179,13 @@ class TeamRun:
         inputs = {"input": self.input_dir}
         if self.task_info is not None:
             inputs["task_info"] = self.task_info.parent
+        # only the GenoTEX folders are mounted: messages, provenance, report and plot stay out of reach
         spec = SessionSpec(
-            task_id=task_id, work_dir=self.output_dir, input_dirs=inputs, job_id=self.state.job_id
+            task_id=task_id,
+            work_dir=self.output_dir,
+            input_dirs=inputs,
+            job_id=self.state.job_id,
+            writable_subdirs=SANDBOX_SUBDIRS,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the local backend warns loudly; the choice is recorded instead
@@ -316,10 +322,12 @@ class TeamRun:
     def _outcome(self, task: CohortTask, record: TaskRecord) -> CohortOutcome:
         info_path = OutputLayout(self.output_dir).cohort_info_path(task.entity)
         entry: dict = {}
-        if info_path.is_file():
-            try:
-                entry = json.loads(info_path.read_text()).get(task.output_id, {})
-            except (ValueError, OSError, AttributeError) as error:
+        if info_path.exists() or info_path.is_symlink():
+            try:  # written in the sandbox: read without following links, bounded
+                entry = hostfs.read_json(self.output_dir, info_path).get(task.output_id, {})
+                if not isinstance(entry, dict):
+                    raise ValueError(f"the entry of {task.output_id} is not an object")
+            except (ValueError, OSError, AttributeError, GenoteamError) as error:
                 return CohortOutcome(
                     cohort=task.output_id,
                     trait=task.entity,
@@ -402,8 +410,16 @@ class TeamRun:
                 "failed", outcomes, [], [], f"the statistician's task {record.status}: {record.reason}"
             )
         path = OutputLayout(self.output_dir).significant_genes_path(request.trait, request.condition)
-        answer = json.loads(path.read_text())
-        return answered_result(request, outcomes, self.output_dir, answer, self._plan_notes)
+        try:  # written in the sandbox: read without following links, bounded
+            answer = hostfs.read_json(self.output_dir, path)
+            return answered_result(request, outcomes, self.output_dir, answer, self._plan_notes)
+        except (ValueError, OSError, KeyError, TypeError, AttributeError, GenoteamError) as error:
+            problem = (
+                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
+            )
+            return self._result(
+                "failed", outcomes, [], [], f"the statistician's answer {path.name} cannot be read: {problem}"
+            )
 
     @property
     def _plan_notes(self) -> list[str]:

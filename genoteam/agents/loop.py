@@ -22,10 +22,11 @@ from genoteam.agents.messages import AttemptView, MessageBus, ReviewRequest, Tas
 from genoteam.agents.planner import Planner, PlanState
 from genoteam.agents.records import AttemptRecord, ReplayRecord, TaskRecord, UnitVisit, VerdictRecord, clip
 from genoteam.agents.reviewer import Reviewer
+from genoteam.sandbox.api import KERNEL_LOST as SANDBOX_KERNEL_LOST
 from genoteam.sandbox.api import CellResult, SandboxSession
 
 CHECK_TIMEOUT_S = 120.0
-KERNEL_LOST = ("timeout", "out_of_memory", "killed")  # cell statuses after which the namespace is gone
+KERNEL_LOST = tuple(s.value for s in SANDBOX_KERNEL_LOST)  # cell statuses after which the namespace is gone
 
 
 @dataclass

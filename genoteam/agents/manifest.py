@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import platform
 import sys
 import time
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING
 from genoteam import __version__
 from genoteam.agents.messages import ROLES
 from genoteam.pipeline.api import AnalysisResult
+from genoteam.sandbox import hostfs
+from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import atomic_write_text
 
 if TYPE_CHECKING:
@@ -85,17 +88,26 @@ def _inputs(run: TeamRun) -> list[dict]:
 
 
 def _outputs(root: Path) -> list[dict]:
+    """The files sandboxed code wrote, listed without following links (what was not a regular
+    file is listed with a note instead of a hash)."""
     out = []
     for sub in ("preprocess", "regress"):
-        for path in sorted((root / sub).rglob("*")) if (root / sub).is_dir() else []:
-            if path.is_file():
-                out.append(
-                    {
-                        "path": path.relative_to(root).as_posix(),
-                        "bytes": path.stat().st_size,
-                        "sha256": sha256_file(path),
-                    }
-                )
+        listing = hostfs.regular_files(root / sub)
+        for rel, size in listing.files:
+            path = root / sub / rel
+            try:
+                fd, _ = hostfs.open_regular(root, path, limit=1 << 62)
+            except (OSError, GenoteamError) as error:  # swapped after the listing
+                out.append({"path": f"{sub}/{rel}", "bytes": size, "note": str(error)[:200]})
+                continue
+            with os.fdopen(fd, "rb") as handle:
+                digest = hashlib.sha256()
+                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                    digest.update(block)
+            out.append({"path": f"{sub}/{rel}", "bytes": size, "sha256": digest.hexdigest()})
+        out += [
+            {"path": f"{sub}/{entry}", "note": "not a regular file: not read"} for entry in listing.dropped
+        ]
     return out
 
 

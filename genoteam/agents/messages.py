@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from genoteam.sandbox import hostfs
 from genoteam.toolkit.errors import GenoteamError
 
 Role = Literal["pi", "geo", "tcga", "statistician", "reviewer", "domain_expert"]
@@ -178,9 +179,8 @@ class MessageBus:
             self.check_route(message)
             self.messages.append(message)
             self._by_id[message.id] = message
-            if self.record_path is not None:
-                with self.record_path.open("a", encoding="utf-8") as handle:
-                    handle.write(message.model_dump_json() + "\n")
+            if self.record_path is not None:  # never through a link or into a FIFO at that name
+                hostfs.append_line(self.record_path, message.model_dump_json() + "\n")
         return message
 
     def for_task(self, task_id: str) -> list[_Message]:

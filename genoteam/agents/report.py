@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,9 @@ import pandas as pd
 
 from genoteam.agents.messages import ROLES
 from genoteam.pipeline.api import AnalysisResult
-from genoteam.toolkit.layout import atomic_write_text
+from genoteam.sandbox import hostfs
+from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.layout import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     from genoteam.agents.engine import TeamRun
@@ -58,9 +61,10 @@ def volcano_plot(table: pd.DataFrame, path: Path, title: str) -> Path | None:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())  # replaces whatever is at the name, never follows it
     return path
 
 
@@ -128,16 +132,24 @@ def write_report(run: TeamRun, result: AnalysisResult) -> Path:
             lines.append(f"| {hit.gene} | {hit.coefficient:.3f} | {p} | {q} |")
         lines.append("")
     table_file = run.table_file
-    if result.status in ("complete", "partial") and table_file.is_file():
-        plot = volcano_plot(
-            pd.read_csv(table_file),
-            run.output_dir / "volcano.png",
-            f"{request.trait} ({result.method}, cohorts {', '.join(result.selected_cohorts)})",
-        )
-        if plot is not None:
-            lines += ["## Volcano plot", "", "![volcano plot](volcano.png)", ""]
+    if result.status in ("complete", "partial") and hostfs.is_regular(run.output_dir, table_file):
+        try:  # written in the sandbox: read without following links, bounded
+            table = pd.read_csv(io.BytesIO(hostfs.read_bytes(run.output_dir, table_file)))
+            plot = volcano_plot(
+                table,
+                run.output_dir / "volcano.png",
+                f"{request.trait} ({result.method}, cohorts {', '.join(result.selected_cohorts)})",
+            )
+        except (GenoteamError, ValueError, KeyError, TypeError, OSError) as error:
+            problem = (
+                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
+            )
+            lines += [f"(no volcano plot: the association table cannot be drawn: {problem[:300]})", ""]
         else:
-            lines += [f"(no volcano plot: the {result.method} table has no p-values)", ""]
+            if plot is not None:
+                lines += ["## Volcano plot", "", "![volcano plot](volcano.png)", ""]
+            else:
+                lines += [f"(no volcano plot: the {result.method} table has no p-values)", ""]
     usage = run.team.client.ledger.summary()
     lines += ["## How the team worked", *_team_rows(run), ""]
     lines += [

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from genoteam.pipeline.api import AnalysisRequest
 from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.layout import atomic_write_text
 
 
 def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,7 +119,8 @@ def request_from_args(args: argparse.Namespace) -> AnalysisRequest:
 def print_result(result, output: Path) -> int:
     """A short human summary on stdout and result.json beside the outputs; exit 0 only when answered."""
     output.mkdir(parents=True, exist_ok=True)
-    (output / "result.json").write_text(json.dumps(result.model_dump(), indent=2))
+    # replaced, never written through: a link planted at the name is not followed
+    atomic_write_text(output / "result.json", json.dumps(result.model_dump(), indent=2))
     print(f"status: {result.status} (method {result.method})")
     for outcome in result.cohorts:
         state = (

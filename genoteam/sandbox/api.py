@@ -18,6 +18,20 @@ class CellStatus(str, Enum):  # noqa: UP042 - the shared contract keeps its orig
     timeout = "timeout"  # the cell ran past its timeout and was killed
     out_of_memory = "out_of_memory"  # the kernel died from the memory limit
     killed = "killed"  # the kernel died for another reason (signal, pids limit, crash)
+    disk_quota = "disk_quota"  # the work folder passed its byte/file quota, or the disk its headroom
+    protocol_error = "protocol_error"  # the kernel's reply broke the protocol (malformed frame)
+
+
+# statuses after which the kernel is gone (the namespace is lost until restart)
+KERNEL_LOST = frozenset(
+    {
+        CellStatus.timeout,
+        CellStatus.out_of_memory,
+        CellStatus.killed,
+        CellStatus.disk_quota,
+        CellStatus.protocol_error,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,11 @@ class SandboxLimits:
     output_limit_bytes: int = 1_000_000
     tmpfs_size: str = "512m"
     network: bool = False
+    # the work folder's quota (see docs/security.md: accounting, checked every quota_poll_s)
+    disk_bytes: str = "16g"
+    disk_files: int = 100_000
+    disk_headroom: str = "1g"  # free space the host keeps on the work folder's disk
+    quota_poll_s: float = 0.5
 
 
 @dataclass
@@ -64,6 +83,9 @@ class SessionSpec:
     input_dirs: dict[str, Path] = field(default_factory=dict)  # name -> host dir, mounted read-only
     job_id: str = ""
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+    # When set, only these subfolders of work_dir are writable in the sandbox (at <work>/<name>);
+    # work_dir itself is not mounted, so the host's own records beside them are out of reach.
+    writable_subdirs: tuple[str, ...] = ()
 
 
 class SandboxSession(Protocol):

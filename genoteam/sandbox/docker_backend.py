@@ -9,18 +9,20 @@ is a new container from the same image, with the same mounts and limits.
 from __future__ import annotations
 
 import datetime
+import grp
 import logging
 import os
+import pwd
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from genoteam.sandbox import hostfs, lifecycle
 from genoteam.sandbox import image as sandbox_image
-from genoteam.sandbox import lifecycle
 from genoteam.sandbox.api import CellStatus, SandboxLimits, SessionSpec
 from genoteam.sandbox.pool import Slot
-from genoteam.sandbox.session import KernelSession, chown_tree
+from genoteam.sandbox.session import KernelSession
 from genoteam.sandbox.transport import DockerAttachTransport, KernelConnection
 from genoteam.toolkit.errors import GenoteamError
 
@@ -28,7 +30,10 @@ log = logging.getLogger(__name__)
 
 WORK_PATH = "/work"
 INPUT_ROOT = "/input"
-SANDBOX_UID = 1000  # the image's non-root user
+# Who the kernel runs as when the host is root: a high id that no host account or group uses, so
+# files it leaves on the host belong to nobody (GENOTEAM_SANDBOX_UID overrides; checked unused).
+DEFAULT_SANDBOX_UID = 1_879_000
+CONTROL_TIMEOUT_S = 15  # kill/remove calls: never wait on the engine longer than this
 KERNEL_COMMAND = ["python3", "-u", "/opt/genoteam/kernel.py"]
 
 _leftovers_checked = False
@@ -70,16 +75,28 @@ def remove_leftovers_once(client: Any) -> list[str]:
 
 
 def sandbox_user() -> tuple[int, int]:
-    """Run as the host user when it is not root (its files stay its own), else as uid 1000."""
-    uid = os.getuid()
-    return (uid, os.getgid()) if uid != 0 else (SANDBOX_UID, SANDBOX_UID)
+    """Run as the host user when it is not root (its files stay its own), else as a high uid/gid
+    that no host account or group has (checked: an id in use is refused with what to do)."""
+    if os.getuid() != 0:
+        return os.getuid(), os.getgid()
+    uid = int(os.environ.get("GENOTEAM_SANDBOX_UID") or DEFAULT_SANDBOX_UID)
+    for lookup, what in ((pwd.getpwuid, "account"), (grp.getgrgid, "group")):
+        try:
+            entry = lookup(uid)
+        except KeyError:
+            continue
+        raise GenoteamError(
+            f"the sandbox id {uid} belongs to the host {what} {entry[0]!r}",
+            "set GENOTEAM_SANDBOX_UID to an id no host account or group uses",
+        )
+    return uid, uid
 
 
 def container_options(
-    limits: SandboxLimits, image: str, mounts: list[tuple[str, Path, bool]]
+    limits: SandboxLimits, image: str, mounts: list[tuple[str, Path, bool]], user: tuple[int, int]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The hardened configuration: (create_container keywords, create_host_config keywords)."""
-    uid, gid = sandbox_user()
+    uid, gid = user
     threads = str(max(1, int(limits.cpus)))
     create = {
         "image": image,
@@ -131,11 +148,19 @@ class DockerSession(KernelSession):
         self.client = client or docker_client()
         self.image = self.client.images.get(image) if image else sandbox_image.find_image(self.client)
         self.container: Any = None
+        self._control_client: Any = None
         self._started_at = ""
+        self.user = sandbox_user()
         work = Path(spec.work_dir).resolve()
         work.mkdir(parents=True, exist_ok=True)
+        for sub in spec.writable_subdirs:
+            if "/" in sub or sub in {"", ".", ".."}:
+                raise GenoteamError(f"work subfolder {sub!r} cannot be a folder name", "use plain names")
+            (work / sub).mkdir(exist_ok=True)
         if os.getuid() == 0:
-            chown_tree(work, SANDBOX_UID, SANDBOX_UID)
+            for _path, folder, writable in self._mounts():
+                if writable:
+                    hostfs.chown_tree(folder, *self.user)
         for name, folder in spec.input_dirs.items():
             if "/" in name or name in {"", ".", ".."}:
                 raise GenoteamError(
@@ -146,8 +171,14 @@ class DockerSession(KernelSession):
                     f"input folder {folder} ({name}) does not exist", "pass existing folders as inputs"
                 )
 
+    @property
+    def work_path(self) -> str:
+        return WORK_PATH
+
     def _mounts(self) -> list[tuple[str, Path, bool]]:
-        mounts = [(WORK_PATH, Path(self.spec.work_dir).resolve(), True)]
+        work = Path(self.spec.work_dir).resolve()
+        subs = self.spec.writable_subdirs
+        mounts = [(f"{WORK_PATH}/{sub}", work / sub, True) for sub in subs] or [(WORK_PATH, work, True)]
         for name, folder in self.spec.input_dirs.items():
             mounts.append((f"{INPUT_ROOT}/{name}", Path(folder).resolve(), False))
         return mounts
@@ -157,10 +188,10 @@ class DockerSession(KernelSession):
 
     def _hand_over(self, path: Path) -> None:
         if os.getuid() == 0:
-            os.chown(path, SANDBOX_UID, SANDBOX_UID)
+            os.chown(path, *self.user, follow_symlinks=False)
 
     def _launch(self) -> KernelConnection:
-        create, host = container_options(self.spec.limits, self.image.id, self._mounts())
+        create, host = container_options(self.spec.limits, self.image.id, self._mounts(), self.user)
         name = f"genoteam-{self.spec.task_id or 'task'}-{self.session_id[:8]}-{self.generation}"
         name = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in name)[:120]
         self._started_at = datetime.datetime.now(datetime.UTC).isoformat()
@@ -177,13 +208,20 @@ class DockerSession(KernelSession):
         self.container.start()
         return KernelConnection(DockerAttachTransport(raw))
 
+    def _control(self) -> Any:
+        """A client with a short timeout for kill/remove, so stopping never hangs on the engine."""
+        if self._control_client is None:
+            self._control_client = docker_client(timeout_s=CONTROL_TIMEOUT_S)
+        return self._control_client
+
     def _kill(self) -> None:
-        if self.container is None:
+        container = self.container
+        if container is None:
             return
         try:
-            self.container.kill()
+            self._control().api.kill(container.id)
         except Exception as error:  # not running any more: that is what we want
-            log.debug("kill %s: %s", self.container.name, error)
+            log.debug("kill %s: %s", container.name, error)
 
     def _why_dead(self) -> tuple[CellStatus, str]:
         state = self._wait_state()
@@ -227,7 +265,7 @@ class DockerSession(KernelSession):
         if self.container is None:
             return
         try:
-            self.container.remove(force=True)
+            self._control().api.remove_container(self.container.id, force=True)
         except Exception as error:  # already gone
             log.debug("remove %s: %s", self.container.name, error)
         self.container = None

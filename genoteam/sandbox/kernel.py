@@ -32,6 +32,22 @@ from typing import Any, BinaryIO
 PROTOCOL_VERSION = 1
 MAX_HEADER_BYTES = 24
 TRUNCATION_MARKER = "\n[... genoteam: {omitted} bytes of {stream} omitted (limit {limit} bytes) ...]\n"
+CLIP_MARKER = "\n[... genoteam: {omitted} characters of {name} omitted (limit {limit} characters) ...]\n"
+ERROR_MESSAGE_LIMIT = 8_000  # characters of an exception's message kept (head 3/4, tail 1/4)
+TRACEBACK_LIMIT = 20_000  # characters of a traceback kept
+
+
+def clip_text(text: str, limit: int, name: str) -> str:
+    """`text` within `limit` characters: its first 3/4 and last 1/4, saying how much was cut.
+
+    The host applies it again to every reply (a cell can forge frames), so this is one rule.
+    """
+    if len(text) <= limit:
+        return text
+    tail = limit // 4
+    head = limit - tail
+    marker = CLIP_MARKER.format(omitted=len(text) - head - tail, name=name, limit=limit)
+    return text[:head] + marker + (text[-tail:] if tail else "")
 
 
 # ---------------------------------------------------------------- framing (shared with the host)
@@ -253,7 +269,9 @@ class Kernel:
         if error is not None:
             # Drop the kernel's own frame so the traceback starts at the cell.
             tb = error.__traceback__.tb_next if error.__traceback__ is not None else None
-            text = "".join(traceback.format_exception(type(error), error, tb))
+            text = clip_text(
+                "".join(traceback.format_exception(type(error), error, tb)), TRACEBACK_LIMIT, "traceback"
+            )
             error.__traceback__ = None
         reply: dict[str, Any] = {"status": "ok" if error is None else "error", "duration_s": duration}
         if pids_before is not None:
@@ -268,7 +286,8 @@ class Kernel:
                 reply[f"{pump.capture.name}_truncated"] = pump.capture.truncated
                 reply[f"{pump.capture.name}_bytes"] = pump.capture.total
         if error is not None:
-            reply.update(error_type=type(error).__name__, error_message=str(error), traceback=text)
+            message = clip_text(_message_of(error), ERROR_MESSAGE_LIMIT, "error message")
+            reply.update(error_type=type(error).__name__, error_message=message, traceback=text)
         return reply
 
     def _flush_streams(self) -> None:
@@ -308,6 +327,13 @@ class Kernel:
         with open(path, "rb") as handle:
             data = handle.read()
         return {"status": "ok", "data_b64": base64.b64encode(data).decode("ascii"), "bytes": len(data)}
+
+
+def _message_of(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception as broken:  # a hostile __str__
+        return f"(the exception's message could not be read: {type(broken).__name__})"
 
 
 def main() -> None:

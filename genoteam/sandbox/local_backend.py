@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import resource
 import signal
 import subprocess
@@ -21,9 +20,9 @@ from typing import Any
 
 from genoteam.sandbox.api import CellStatus, SandboxLimits, SessionSpec
 from genoteam.sandbox.pool import Slot
+from genoteam.sandbox.quota import parse_size
 from genoteam.sandbox.session import KernelSession
 from genoteam.sandbox.transport import KernelConnection, SubprocessTransport
-from genoteam.toolkit.errors import GenoteamError
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +32,10 @@ WARNING_TEXT = (
     "genoteam sandbox backend 'local' is NOT a security boundary: analysis code runs as this user, "
     "can read this machine's files and use its network. Use the Docker backend for untrusted code."
 )
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 class LocalBackendWarning(UserWarning):
     pass
-
-
-def parse_size(text: str | int) -> int:
-    """Docker-style sizes ('4g', '512m', '1.5g', '1024') as bytes."""
-    if isinstance(text, int):
-        return text
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", str(text).lower())
-    if not match:
-        raise GenoteamError(f"size {text!r} is not understood", "write sizes like 512m or 4g")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
 def _limit_resources(limits: SandboxLimits) -> Any:

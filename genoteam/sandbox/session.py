@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import posixpath
-import shutil
 import time
 import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from genoteam.sandbox import lifecycle
+from genoteam.sandbox import hostfs, lifecycle
 from genoteam.sandbox.api import CellResult, CellStatus, SessionSpec
+from genoteam.sandbox.kernel import ERROR_MESSAGE_LIMIT, TRACEBACK_LIMIT, clip_text
 from genoteam.sandbox.pool import Slot
-from genoteam.sandbox.transport import KernelConnection, KernelDied, KernelTimeout
+from genoteam.sandbox.quota import QuotaWatch
+from genoteam.sandbox.transport import KernelConnection, KernelDied, KernelProtocolError, KernelTimeout
 from genoteam.toolkit.errors import GenoteamError
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class KernelSession(ABC):
         self._closed = False
         self.kernel_info: dict[str, Any] = {}
         self.generation = 0  # how many kernels this session has started
+        self._watch: QuotaWatch | None = None
 
     # ------------------------------------------------------------ backend hooks
     @abstractmethod
@@ -71,6 +72,9 @@ class KernelSession(ABC):
     @property
     def work_path(self) -> str:
         return self._mounts()[0][0]
+
+    def _writable_folders(self) -> list[Path]:
+        return [host for _path, host, writable in self._mounts() if writable]
 
     @property
     def input_mounts(self) -> dict[str, str]:
@@ -123,16 +127,30 @@ class KernelSession(ABC):
             ) from error
         self._conn = connection
         self._dead_reason = ""
+        self._watch = QuotaWatch(self._writable_folders(), self.spec.limits, self._on_quota).start()
+
+    def _on_quota(self, reason: str) -> None:
+        """Called from the watch thread: stop the kernel now (the running cell reports why)."""
+        log.warning("sandbox session %s: %s; stopping its kernel", self.session_id, reason)
+        self._kill()
 
     def _stop_kernel(self, connection: KernelConnection | None = None) -> None:
+        """Stop the kernel and free what it held. The stream is closed BEFORE the kill: an unread
+        stream full of output would otherwise make the engine hold the kill until it times out."""
         connection = connection or self._conn
         self._conn = None
+        if self._watch is not None:
+            self._watch.stop()
         try:
-            self._kill()
-        finally:
             if connection is not None:
                 connection.close()
-            self._dispose()
+        finally:
+            try:
+                self._kill()
+            finally:
+                self._dispose()
+                for folder in self._writable_folders():
+                    hostfs.clear_special_bits(folder)
 
     def open(self) -> KernelSession:
         lifecycle.track(self)
@@ -181,6 +199,8 @@ class KernelSession(ABC):
         try:
             reply = self._conn.request(request, timeout_s=timeout)
         except KernelTimeout:
+            if self._quota_breach() is not None:
+                return self._quota_result(started)
             self._stop_kernel()
             self._dead_reason = (
                 f"the previous cell ran past its {timeout:g}s timeout and the kernel was killed"
@@ -192,7 +212,23 @@ class KernelSession(ABC):
                 "(the namespace is lost: restart(replay=[...]) rebuilds it)",
                 duration_s=time.monotonic() - started,
             )
+        except KernelProtocolError as broken:
+            self._stop_kernel()
+            self._dead_reason = "the previous cell broke the kernel protocol and the kernel was stopped"
+            return CellResult(
+                status=CellStatus.protocol_error,
+                error_type="ProtocolError",
+                error_message=clip_text(
+                    f"the kernel's reply broke the protocol ({broken}); the kernel was stopped "
+                    "(restart(replay=[...]) rebuilds the namespace)",
+                    ERROR_MESSAGE_LIMIT,
+                    "error message",
+                ),
+                duration_s=time.monotonic() - started,
+            )
         except KernelDied as died:
+            if self._quota_breach() is not None:
+                return self._quota_result(started)
             diagnostics = self._conn.diagnostic_text() if self._conn else ""
             status, why = self._why_dead()
             self._stop_kernel()
@@ -204,9 +240,70 @@ class KernelSession(ABC):
                 error_message=f"{why} ({died})",
                 duration_s=time.monotonic() - started,
             )
-        return self._result(reply)
+        if self._quota_breach() is not None:  # broken right at the end: the kernel is being killed
+            return self._quota_result(started)
+        try:
+            return self._result(reply)
+        except (TypeError, ValueError) as wrong:  # well-formed JSON with the wrong fields
+            self._stop_kernel()
+            self._dead_reason = "the previous cell broke the kernel protocol and the kernel was stopped"
+            return CellResult(
+                status=CellStatus.protocol_error,
+                error_type="ProtocolError",
+                error_message=f"the kernel's reply broke the protocol ({str(wrong)[:300]}); the kernel was stopped",
+                duration_s=time.monotonic() - started,
+            )
+
+    def _quota_breach(self) -> str | None:
+        if self._watch is None:
+            return None
+        return self._watch.reason or self._watch.check()
+
+    def _quota_result(self, started: float) -> CellResult:
+        reason = self._quota_breach() or "the work folder is over its quota"
+        self._stop_kernel()
+        self._dead_reason = f"the previous cell broke the disk quota ({reason}) and the kernel was stopped"
+        return CellResult(
+            status=CellStatus.disk_quota,
+            error_type="DiskQuotaExceeded",
+            error_message=f"{reason}; the kernel and all its processes were stopped. Write less (or "
+            "raise SandboxLimits.disk_bytes/disk_files); the files already written stay in the work folder",
+            duration_s=time.monotonic() - started,
+        )
 
     def _result(self, reply: dict[str, Any]) -> CellResult:
+        """A CellResult from the kernel's reply, checked field by field and clipped on the host
+        (code in the sandbox can write its own frames, so nothing in them is trusted)."""
+        limit = self.spec.limits.output_limit_bytes + 512  # the kernel's own clip plus its marker
+        fields = {
+            "stdout": _field(reply, "stdout", str, ""),
+            "stderr": _field(reply, "stderr", str, ""),
+            "error_type": _field(reply, "error_type", str, None),
+            "error_message": _field(reply, "error_message", str, None),
+            "traceback": _field(reply, "traceback", str, None),
+        }
+        if reply.get("status") not in ("ok", "error"):
+            raise ValueError(f"reply status {str(reply.get('status'))[:40]!r} is neither ok nor error")
+        duration = _field(reply, "duration_s", (int, float), 0.0)
+        reply = {
+            **reply,
+            "stdout": clip_text(fields["stdout"], limit, "stdout"),
+            "stderr": clip_text(fields["stderr"], limit, "stderr"),
+            "error_type": clip_text(fields["error_type"], 200, "error type")
+            if fields["error_type"]
+            else None,
+            "error_message": (
+                clip_text(fields["error_message"], ERROR_MESSAGE_LIMIT, "error message")
+                if fields["error_message"] is not None
+                else None
+            ),
+            "traceback": (
+                clip_text(fields["traceback"], TRACEBACK_LIMIT, "traceback")
+                if fields["traceback"] is not None
+                else None
+            ),
+            "duration_s": float(duration),
+        }
         status = CellStatus.ok if reply.get("status") == "ok" else CellStatus.error
         error_type, error_message = reply.get("error_type"), reply.get("error_message")
         if error_type == "MemoryError":  # the allocation failed inside Python
@@ -240,8 +337,8 @@ class KernelSession(ABC):
             error_message=error_message,
             traceback=reply.get("traceback"),
             duration_s=float(reply.get("duration_s", 0.0)),
-            stdout_truncated=bool(reply.get("stdout_truncated", False)),
-            stderr_truncated=bool(reply.get("stderr_truncated", False)),
+            stdout_truncated=bool(reply.get("stdout_truncated", False)) or len(fields["stdout"]) > limit,
+            stderr_truncated=bool(reply.get("stderr_truncated", False)) or len(fields["stderr"]) > limit,
         )
 
     def restart(self, replay: list[str] | None = None) -> list[CellResult]:
@@ -265,42 +362,39 @@ class KernelSession(ABC):
             raise GenoteamError(f"sandbox session {self.session_id} is closed", "open a new session")
 
     # ------------------------------------------------------------ files
-    def _host_path(self, sandbox_path: str) -> tuple[Path, bool] | None:
-        """The host path behind `sandbox_path` and whether it is writable; None when not mounted.
+    def _host_path(self, sandbox_path: str) -> tuple[Path, Path, bool] | None:
+        """(mounted host folder, host path, writable) behind `sandbox_path`; None when not mounted.
 
-        Symlinks are resolved on the host and must stay inside the mount, so code in the sandbox
-        cannot make the host read or write a file outside the folders it was given.
+        The path is mapped lexically; links are never followed (hostfs opens every component with
+        O_NOFOLLOW), so code in the sandbox cannot make the host read or write outside the folder.
         """
         normal = posixpath.normpath(sandbox_path)
         for prefix, host_dir, writable in self._mounts():
             relative = posixpath.relpath(normal, prefix)
             if relative == ".." or relative.startswith("../"):
                 continue
-            root = host_dir.resolve()
-            candidate = (root / relative).resolve()
-            if candidate != root and root not in candidate.parents:
-                raise GenoteamError(
-                    f"{sandbox_path} leads outside its mounted folder (to {candidate})",
-                    "copy files by their real paths inside the work folder",
-                )
-            return candidate, writable
+            if relative == ".":
+                raise GenoteamError(f"{sandbox_path} is a folder, not a file", "name a file inside it")
+            return host_dir, host_dir / relative, writable
         return None
 
     def put_file(self, host_path: Path, sandbox_path: str) -> None:
         self._check_open()
         host_path = Path(host_path)
+        data = host_path.read_bytes()
         mapped = self._host_path(sandbox_path)
         if mapped is not None:
-            target, writable = mapped
+            root, target, writable = mapped
             if not writable:
                 raise GenoteamError(
                     f"{sandbox_path} is in a read-only input folder", f"put files under {self.work_path}"
                 )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(host_path, target)
+            try:
+                hostfs.write_bytes(root, target, data)
+            except hostfs.UnsafeFile as error:
+                raise GenoteamError(f"cannot put {sandbox_path}: {error.problem}", error.hint) from error
             self._hand_over(target)
             return
-        data = host_path.read_bytes()
         if len(data) > PROTOCOL_FILE_LIMIT:
             raise GenoteamError(
                 f"{host_path} ({len(data)} bytes) is too large to send to {sandbox_path} through the kernel",
@@ -314,17 +408,21 @@ class KernelSession(ABC):
         self._check_open()
         host_path = Path(host_path)
         mapped = self._host_path(sandbox_path)
-        host_path.parent.mkdir(parents=True, exist_ok=True)
         if mapped is not None:
-            source, _ = mapped
-            if not source.is_file():
+            root, source, _ = mapped
+            try:
+                data = hostfs.read_bytes(root, source)
+            except FileNotFoundError as error:
                 raise GenoteamError(
-                    f"{sandbox_path} does not exist in the sandbox (or is not a file)", "check the path"
-                )
-            shutil.copyfile(source, host_path)
-            return
-        reply = self._file_request({"op": "get", "path": sandbox_path, "max_bytes": PROTOCOL_FILE_LIMIT})
-        host_path.write_bytes(base64.b64decode(reply["data_b64"]))
+                    f"{sandbox_path} does not exist in the sandbox", "check the path"
+                ) from error
+            except hostfs.UnsafeFile as error:
+                raise GenoteamError(f"cannot get {sandbox_path}: {error.problem}", error.hint) from error
+        else:
+            reply = self._file_request({"op": "get", "path": sandbox_path, "max_bytes": PROTOCOL_FILE_LIMIT})
+            data = base64.b64decode(_field(reply, "data_b64", str, ""))
+        host_path.parent.mkdir(parents=True, exist_ok=True)
+        host_path.write_bytes(data)
 
     def _hand_over(self, path: Path) -> None:  # noqa: B027 - a no-op unless the backend maps users
         """Make a file the host put into the work folder usable by the sandbox user."""
@@ -350,9 +448,9 @@ class KernelSession(ABC):
         return reply
 
 
-def chown_tree(path: Path, uid: int, gid: int) -> None:
-    """Give a folder tree to the sandbox user (only root can, and only root needs to)."""
-    os.chown(path, uid, gid)
-    for folder, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+def _field(reply: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    """reply[name] when it has the expected type (absent: `default`); ValueError otherwise."""
+    value = reply.get(name, default)
+    if value is default or isinstance(value, kind) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"reply field {name!r} is a {type(value).__name__}")

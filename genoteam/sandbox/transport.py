@@ -33,6 +33,10 @@ class KernelDied(Exception):
     """The kernel's stream ended: the process (or its container) is gone."""
 
 
+class KernelProtocolError(Exception):
+    """The kernel wrote something that is not a well-formed reply (code in the sandbox can)."""
+
+
 class Transport(Protocol):
     def send(self, data: bytes) -> None: ...
 
@@ -136,6 +140,20 @@ class SubprocessTransport:
                 pass
 
 
+def decode_payload(payload: bytes) -> dict[str, Any]:
+    """One frame's JSON object, or KernelProtocolError saying what is wrong with it."""
+    try:  # the C decoder raises RecursionError on deep nesting instead of crashing
+        message = json.loads(payload.decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise KernelProtocolError(
+            f"the kernel's reply is not valid JSON ({type(error).__name__}: {str(error)[:200]}): "
+            f"{payload[:80]!r}"
+        ) from error
+    if not isinstance(message, dict):
+        raise KernelProtocolError(f"the kernel's reply is a JSON {type(message).__name__}, not an object")
+    return message
+
+
 class KernelConnection:
     """Framed JSON requests and replies over a transport; collects the kernel's own stderr."""
 
@@ -151,21 +169,21 @@ class KernelConnection:
             if newline >= 0:
                 header = bytes(self._buffer[:newline])
                 if not header.isdigit():
-                    raise KernelDied(
+                    raise KernelProtocolError(
                         f"the kernel wrote something that is not a frame: {bytes(self._buffer[:80])!r}"
                     )
                 size = int(header)
                 if size > MAX_FRAME_BYTES:
-                    raise KernelDied(
+                    raise KernelProtocolError(
                         f"the kernel announced a {size}-byte frame, more than the {MAX_FRAME_BYTES} allowed"
                     )
                 end = newline + 1 + size
                 if len(self._buffer) >= end:
                     payload = bytes(self._buffer[newline + 1 : end])
                     del self._buffer[:end]
-                    return json.loads(payload.decode("utf-8"))
+                    return decode_payload(payload)
             elif len(self._buffer) >= 32:
-                raise KernelDied(
+                raise KernelProtocolError(
                     f"the kernel wrote something that is not a frame: {bytes(self._buffer[:80])!r}"
                 )
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -183,7 +201,7 @@ class KernelConnection:
     def hello(self, timeout_s: float) -> dict[str, Any]:
         message = self._read_message(time.monotonic() + timeout_s)
         if message.get("op") != "hello":
-            raise KernelDied(f"the kernel did not greet as expected: {message}")
+            raise KernelDied(f"the kernel did not greet as expected: {str(message)[:200]}")
         return message
 
     def request(self, message: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:

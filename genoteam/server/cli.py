@@ -37,6 +37,8 @@ def run_serve(args: argparse.Namespace) -> int:
     config.workspace.mkdir(parents=True, exist_ok=True)
     if config.geo_base_url:  # job workers inherit the environment, and fetch from there
         os.environ["GENOTEAM_GEO_BASE_URL"] = config.geo_base_url
+    if args.job_deadline:  # read by each job's worker
+        os.environ["GENOTEAM_JOB_DEADLINE_S"] = str(float(args.job_deadline))
     serve(build_server(config), config)
     return 0
 
@@ -99,6 +101,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=env("GEO_BASE_URL"),
         help="GEO mirror for series missing from --input (GENOTEAM_GEO_BASE_URL; default NCBI; "
         "GENOTEAM_OFFLINE=1 forbids downloads)",
+    )
+    serve.add_argument(
+        "--job-deadline",
+        type=float,
+        default=env("JOB_DEADLINE_S"),
+        help="seconds a job may run before it is stopped and recorded failed (GENOTEAM_JOB_DEADLINE_S; "
+        "default 21600)",
     )
     serve.set_defaults(func=run_serve)
 

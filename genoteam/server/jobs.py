@@ -33,7 +33,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from genoteam.pipeline.api import AnalysisRequest, AnalysisResult
-from genoteam.server import procs
+from genoteam.sandbox import lifecycle
 from genoteam.server.params import JOB_ID_PATTERN, JobState
 from genoteam.toolkit.errors import GenoteamError
 
@@ -100,13 +100,40 @@ def request_hash(kind: str, request: AnalysisRequest, engine: str, input_dir: st
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+RECORD_LIMIT = 1 << 20  # job.json and status.json are small; anything larger is damage
+
+
+def _read_record_file(path: Path) -> str:
+    """A record the server itself writes, read without following a link, bounded in size."""
+    from genoteam.sandbox import hostfs
+
+    return hostfs.read_text(path.parent, path, RECORD_LIMIT)
+
+
 def _read_files(job_dir: Path) -> JobRecord | None:
-    """The job's spec and status as written, or None when the job folder is not (or no longer) there."""
+    """The job's spec and status as written, or None when the job folder is not (or no longer) there.
+
+    A damaged status (cut short by a full disk, say) gives a `failed` record that says so, so one
+    broken job never stops the server from answering about the others."""
     try:
-        spec = JobSpec.model_validate_json((job_dir / "job.json").read_text())
-        status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
+        spec = JobSpec.model_validate_json(_read_record_file(job_dir / "job.json"))
     except FileNotFoundError:
         return None
+    except (ValueError, GenoteamError) as error:
+        raise GenoteamError(
+            f"job {job_dir.name}'s job.json is damaged ({str(error)[:200]})",
+            "delete that job folder and submit the request again",
+        ) from error
+    try:
+        status = JobStatus.model_validate_json(_read_record_file(job_dir / "status.json"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, GenoteamError) as error:
+        status = JobStatus(
+            state="failed",
+            error=f"the job's status.json is damaged ({str(error)[:200]}); its disk may be full",
+            hint="free space on the workspace's disk, then submit the same request again",
+        )
     return JobRecord(spec=spec, status=status)
 
 
@@ -117,7 +144,7 @@ def _worker_gone(status: JobStatus) -> bool:
         return False
     if status.pid is None:
         return not (status.spawned_at and time.time() - status.spawned_at < SPAWN_GRACE_S)
-    return not procs.is_alive(status.pid, status.pid_start)
+    return not lifecycle.is_alive(status.pid, status.pid_start)
 
 
 class JobStore:
@@ -161,16 +188,21 @@ class JobStore:
         if not _worker_gone(status):
             return status
         with self._locked():
-            fresh = JobStatus.model_validate_json((job_dir / "status.json").read_text())
+            record = _read_files(job_dir)
+            fresh = record.status if record is not None else status
             if not _worker_gone(fresh):
                 return fresh
             fresh.state = "interrupted"
             fresh.error = (
-                "the worker process stopped before the job finished (machine or container restart, or a kill)"
+                "the worker process stopped before the job finished (machine or container restart, a kill, "
+                "or a full disk)"
             )
             fresh.hint = "submit the same request again to restart it; worker.log in the job folder says more"
             fresh.finished_at = fresh.updated_at = now_iso()
-            write_json_atomic(job_dir / "status.json", fresh.model_dump())
+            try:
+                write_json_atomic(job_dir / "status.json", fresh.model_dump())
+            except OSError as error:  # a full disk: answer honestly without recording it
+                fresh.error += f" (not recorded: {error.strerror})"
             return fresh
 
     def get(self, job_id: str) -> JobRecord:
@@ -183,16 +215,30 @@ class JobStore:
         """Every job, newest first."""
         records = []
         for job_dir in self.jobs_dir.glob("job-*"):
-            record = self._read(job_dir)
+            try:
+                record = self._read(job_dir)
+            except GenoteamError:  # a damaged job.json: get_job on it says so; the list goes on
+                continue
             if record is not None:
                 records.append(record)
         return sorted(records, key=lambda r: r.spec.created_at, reverse=True)
 
     def read_result(self, job_id: str) -> AnalysisResult | None:
-        path = self.job_dir(job_id) / "result.json"
-        if not path.is_file():
+        """The result of a job that completed; None for any other state (a result.json left by an
+        interrupted or failed attempt is never served)."""
+        record = self.get(job_id)
+        if record.status.state != "complete":
             return None
-        return AnalysisResult.model_validate_json(path.read_text())
+        path = self.job_dir(job_id) / "result.json"
+        try:
+            return AnalysisResult.model_validate_json(_read_record_file(path))
+        except FileNotFoundError:
+            return None
+        except (ValueError, GenoteamError) as error:
+            raise GenoteamError(
+                f"job {job_id}'s result.json is damaged ({str(error)[:200]})",
+                "submit the request again after freeing disk space",
+            ) from error
 
     # ---- changing --------------------------------------------------------------------
     def submit(
@@ -278,14 +324,14 @@ class JobStore:
                     spec=record.spec, status=status
                 ), f"job already {status.state}; nothing to stop"
             (job_dir / "cancel.requested").write_text(now_iso())
-            stopped = bool(status.pid) and procs.stop_group(status.pid, status.pid_start)
+            stopped = bool(status.pid) and lifecycle.stop_group(status.pid, status.pid_start)
             if not stopped and status.pid is None:  # not started yet: wait briefly for its pid
                 deadline = time.time() + 5
                 while time.time() < deadline and status.pid is None:
                     time.sleep(0.1)
                     status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
                 if status.pid:
-                    stopped = procs.stop_group(status.pid, status.pid_start)
+                    stopped = lifecycle.stop_group(status.pid, status.pid_start)
             note = "worker stopped" if stopped else "worker was not running"
             if remove_containers is not None:
                 note += "; " + remove_containers(job_id, status.pid, status.pid_start)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -42,10 +42,28 @@ POLL_S = 0.25
 
 
 class Service:
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, sweep: bool = True) -> None:
         self.config = config
         self.store = JobStore(config.workspace, max_workers=config.max_workers)
         self.scrub = Scrubber({"<workspace>": config.workspace, "<input>": config.input_dir})
+        self.swept: threading.Thread | None = None
+        if sweep:  # in the background: a slow or absent engine must not delay the server's start
+            self.swept = threading.Thread(target=self.remove_leftovers, name="leftovers", daemon=True)
+            self.swept.start()
+
+    def remove_leftovers(self) -> str:
+        """What dead workers left: their jobs are recorded interrupted (reading them does that)
+        and sandbox containers whose owner process is gone are removed."""
+        interrupted = [r.job_id for r in self.store.list() if r.status.state == "interrupted"]
+        try:
+            import docker
+
+            from genoteam.sandbox import lifecycle
+
+            removed = lifecycle.remove_leftovers(docker.from_env(timeout=10))
+        except Exception as error:  # no engine: no containers to leave behind either
+            return f"{len(interrupted)} interrupted job(s); containers not checked ({type(error).__name__})"
+        return f"{len(interrupted)} interrupted job(s); removed {len(removed)} leftover container(s)"
 
     # ---- discovery -----------------------------------------------------------------------
     def input_dir(self) -> Path:
@@ -197,35 +215,13 @@ def _guidelines_dir() -> Path:
 
 
 def remove_job_containers(job_id: str, pid: int | None = None, pid_start: int | None = None) -> str:
-    """Force-remove the job's sandbox containers; say what happened.
-
-    A container is the job's when it carries the label genoteam.job=<job_id>, or when its owner
-    label names the job's worker process (host/pid/start time): engines that label sessions with
-    an id of their own are still covered.
-    """
+    """Force-remove the job's sandbox containers (see lifecycle.remove_job_containers)."""
     try:
         import docker
 
-        from genoteam.sandbox.lifecycle import LABEL_JOB, LABEL_OWNER
+        from genoteam.sandbox import lifecycle
 
         client = docker.from_env(timeout=10)
-        found = {
-            c.id: c for c in client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job_id}"})
-        }
-        if pid is not None and pid_start is not None:
-            owner = f"{socket.gethostname()}/{pid}/{pid_start}"
-            found.update(
-                {
-                    c.id: c
-                    for c in client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={owner}"})
-                }
-            )
+        return lifecycle.remove_job_containers(client, job_id, pid, pid_start)
     except Exception as error:  # no engine: nothing can be running there, but say we could not look
         return f"could not check sandbox containers ({type(error).__name__}: {str(error)[:120]})"
-    for container in found.values():
-        try:
-            container.remove(force=True)
-        except Exception as error:  # removed meanwhile by its own session: fine, the goal is met
-            if "No such container" not in str(error) and "404" not in str(error):
-                return f"could not remove container {container.name}: {error}"
-    return f"removed {len(found)} sandbox container(s)"

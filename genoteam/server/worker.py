@@ -9,11 +9,12 @@ a burst of jobs does not oversubscribe the machine.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import inspect
 import os
-import shutil
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -27,13 +28,16 @@ from genoteam.data.overlay import (
     series_accession,
 )
 from genoteam.pipeline.api import AnalysisResult, CohortOutcome
-from genoteam.server import procs
+from genoteam.sandbox import hostfs, lifecycle
 from genoteam.server.engines import load_target
 from genoteam.server.jobs import JobSpec, JobStatus, now_iso, write_json_atomic
 from genoteam.toolkit.errors import GenoteamError
 
 PROGRESS_EVERY_S = 0.25
 GEO_CACHE_DIR = "geo_cache"  # under the workspace: series downloaded once serve every job
+DEFAULT_DEADLINE_S = 6 * 3600.0  # a job's wall-clock limit (GENOTEAM_JOB_DEADLINE_S)
+RESERVE_NAME = ".reserve"  # space held back so the worker can still record that the disk is full
+RESERVE_BYTES = 256 << 10
 
 
 class StatusWriter:
@@ -43,14 +47,102 @@ class StatusWriter:
         self.path = job_dir / "status.json"
         self.status = JobStatus.model_validate_json(self.path.read_text())
         self._last_write = 0.0
+        self.lock = threading.RLock()  # the deadline watchdog takes it for good before its last word
+        self.final = False
 
     def update(self, force: bool = True, **fields: object) -> None:
-        for key, value in fields.items():
-            setattr(self.status, key, value)
-        if force or time.monotonic() - self._last_write >= PROGRESS_EVERY_S:
-            self.status.updated_at = now_iso()
+        with self.lock:
+            if self.final:
+                return
+            for key, value in fields.items():
+                setattr(self.status, key, value)
+            if force or time.monotonic() - self._last_write >= PROGRESS_EVERY_S:
+                self.status.updated_at = now_iso()
+                self._write()
+                self._last_write = time.monotonic()
+
+    def _write(self) -> None:
+        try:
             write_json_atomic(self.path, self.status.model_dump())
-            self._last_write = time.monotonic()
+        except OSError as error:
+            if error.errno != errno.ENOSPC or not release_reserve(self.path.parent):
+                raise
+            write_json_atomic(self.path, self.status.model_dump())  # the reserve's space is ours now
+
+    def finish(self, **fields: object) -> None:
+        """The last state; later updates (a thread still running) are ignored."""
+        with self.lock:
+            self.update(**fields)
+            self.final = True
+
+
+def hold_reserve(job_dir: Path) -> None:
+    """A small file whose space is given back when the disk is full, so the job can say so."""
+    try:
+        with open(job_dir / RESERVE_NAME, "wb") as handle:
+            handle.write(b"\0" * RESERVE_BYTES)
+    except OSError:  # already full: the status write will say so or fail loudly
+        pass
+
+
+def release_reserve(job_dir: Path) -> bool:
+    try:
+        (job_dir / RESERVE_NAME).unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """An ENOSPC/EDQUOT anywhere in the chain of causes."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def log_line(text: str, with_traceback: bool = False) -> None:
+    """A line in worker.log; a full disk must not turn logging into a second failure."""
+    try:
+        if with_traceback:
+            traceback.print_exc()
+        print(f"{now_iso()} {text}", flush=True)
+    except OSError:
+        pass
+
+
+def deadline_s() -> float:
+    try:
+        return float(os.environ.get("GENOTEAM_JOB_DEADLINE_S") or DEFAULT_DEADLINE_S)
+    except ValueError:
+        return DEFAULT_DEADLINE_S
+
+
+def start_deadline(status: StatusWriter, seconds: float) -> threading.Timer:
+    """After `seconds`, record the job failed, stop its sandboxes and end the worker."""
+
+    def expire() -> None:
+        from genoteam.sandbox import lifecycle
+
+        with status.lock:
+            try:
+                status.finish(
+                    state="failed",
+                    error=f"the job ran past its wall-clock deadline of {seconds:g} s and was stopped",
+                    hint="raise the limit (serve --job-deadline / GENOTEAM_JOB_DEADLINE_S) or narrow the request "
+                    "(fewer cohorts); worker.log in the job folder shows where it was",
+                    finished_at=now_iso(),
+                )
+                log_line(f"deadline of {seconds:g} s passed: stopping")
+                lifecycle.close_all()
+            finally:
+                os._exit(1)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def acquire_slot(workspace: Path, max_workers: int, status: StatusWriter) -> IO:
@@ -72,11 +164,12 @@ def acquire_slot(workspace: Path, max_workers: int, status: StatusWriter) -> IO:
         time.sleep(0.5)
 
 
-def copy_preprocessed(workspace: Path, spec: JobSpec, output_dir: Path) -> list[str]:
+def copy_preprocessed(workspace: Path, spec: JobSpec, output_dir: Path, notes: list[str]) -> list[str]:
     """Bring the preprocessed cohorts of finished jobs for the same traits into this job's output.
 
     Why: `find_significant_genes` runs statistics only, on cohorts that earlier
-    preprocess/analyze jobs in this workspace prepared. Returns the job ids used.
+    preprocess/analyze jobs in this workspace prepared. Returns the job ids used; what was not
+    a regular file (links, FIFOs, devices) is dropped and described in `notes`.
     """
     traits = {spec.request.trait} | ({spec.request.condition} if spec.request.condition else set())
     used = []
@@ -85,8 +178,10 @@ def copy_preprocessed(workspace: Path, spec: JobSpec, output_dir: Path) -> list[
             continue
         for trait in traits:
             source = job_dir / "output" / "preprocess" / trait
-            if source.is_dir():
-                shutil.copytree(source, output_dir / "preprocess" / trait, dirs_exist_ok=True)
+            if hostfs.is_folder(source):  # sandbox-written: regular files only, links never followed
+                listing = hostfs.copy_tree(source, output_dir / "preprocess" / trait)
+                if listing.dropped:
+                    notes.append(f"{job_dir.name}/{trait}: {listing.notes()}")
                 used.append(job_dir.name)
     if not used:
         raise GenoteamError(
@@ -159,14 +254,17 @@ def run_engine(spec: JobSpec, job_dir: Path, status: StatusWriter) -> AnalysisRe
         note = f"engine {spec.engine} has no preprocess-only stage: ran the whole analysis restricted to the cohort"
         result = result.model_copy(update={"message": f"{result.message} ({note})".strip()})
         return with_download_notes(result, notes, spec.request.trait)
-    used = copy_preprocessed(job_dir.parent.parent, spec, output_dir)
+    dropped: list[str] = []
+    used = copy_preprocessed(job_dir.parent.parent, spec, output_dir, dropped)
     if not staged:
         raise GenoteamError(
             f"engine {spec.engine} cannot run statistics alone",
             "use analyze_trait, which preprocesses and runs the statistics in one job",
         )
     result = engine(*args, stage="statistics")
-    note = f"statistics on cohorts preprocessed by {', '.join(used)}"
+    note = f"statistics on cohorts preprocessed by {', '.join(used)}" + "".join(
+        f"; dropped from the copy: {d}" for d in dropped
+    )
     return result.model_copy(update={"message": f"{result.message} ({note})".strip()})
 
 
@@ -174,41 +272,57 @@ def run_job(job_dir: Path, max_workers: int) -> int:
     spec = JobSpec.model_validate_json((job_dir / "job.json").read_text())
     status = StatusWriter(job_dir)
     pid = os.getpid()
-    status.update(pid=pid, pid_start=procs.process_start_time(pid), state="queued")
+    status.update(pid=pid, pid_start=lifecycle.process_start_time(pid), state="queued")
     if (job_dir / "cancel.requested").exists():
         return 0
     slot = acquire_slot(job_dir.parent.parent, max_workers, status)
+    hold_reserve(job_dir)
+    limit = deadline_s()
+    start_deadline(status, limit)
     try:
         status.update(state="running", started_at=now_iso(), message="started", progress=0.0)
-        print(f"{now_iso()} job {spec.job_id} ({spec.kind}) on engine {spec.engine}", flush=True)
+        log_line(f"job {spec.job_id} ({spec.kind}) on engine {spec.engine}; deadline {limit:g} s")
         try:
             result = run_engine(spec, job_dir, status)
-        except GenoteamError as error:
-            traceback.print_exc()
-            status.update(state="failed", error=error.problem, hint=error.hint or None, finished_at=now_iso())
-            return 1
+            result = result.model_copy(update={"output_dir": "output"})
+            write_json_atomic(job_dir / "result.json", result.model_dump(mode="json"))
         except Exception as error:  # any engine crash ends the job as failed, never silently
-            traceback.print_exc()
-            status.update(
-                state="failed",
-                error=f"{type(error).__name__}: {error}",
-                hint="this is a bug or an unexpected input; worker.log in the job folder has the traceback",
-                finished_at=now_iso(),
-            )
+            log_line(f"job {spec.job_id} failed", with_traceback=True)
+            (job_dir / "result.json").unlink(missing_ok=True)
+            status.finish(state="failed", finished_at=now_iso(), **failure_fields(error, job_dir))
             return 1
-        result = result.model_copy(update={"output_dir": "output"})
-        write_json_atomic(job_dir / "result.json", result.model_dump(mode="json"))
-        status.update(
+        status.finish(
             state="complete",
             progress=1.0,
             message=result.message or f"finished: {result.status}",
             result_status=result.status,
             finished_at=now_iso(),
         )
-        print(f"{now_iso()} job {spec.job_id} finished: {result.status}", flush=True)
+        log_line(f"job {spec.job_id} finished: {result.status}")
         return 0
     finally:
         slot.close()
+
+
+def failure_fields(error: Exception, job_dir: Path) -> dict[str, str | None]:
+    """error and hint of a failed job; a full disk is named as such (it is not the engine's fault)."""
+    if is_disk_full(error):
+        try:
+            disk = os.statvfs(job_dir)
+            free = f" ({disk.f_bavail * disk.f_frsize} bytes free)"
+        except OSError:
+            free = ""
+        return {
+            "error": f"disk full: the disk holding the workspace has no space left{free}; the job stopped at: "
+            f"{type(error).__name__}: {str(error)[:300]}",
+            "hint": "free space on that disk (old jobs under <workspace>/jobs can be deleted), then submit again",
+        }
+    if isinstance(error, GenoteamError):
+        return {"error": error.problem[:4000], "hint": error.hint or None}
+    return {
+        "error": f"{type(error).__name__}: {str(error)[:4000]}",
+        "hint": "this is a bug or an unexpected input; worker.log in the job folder has the traceback",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,8 +100,8 @@ def test_reference_engine_on_real_data_through_three_transports(shared_input, wo
 @pytest.mark.docker
 def test_cancelling_a_team_job_removes_its_sandbox_containers(shared_input, workspace, docker_engine):
     """The agent team (offline policies) runs its cohort work in Docker sandboxes; cancel stops them."""
+    from genoteam.sandbox import lifecycle
     from genoteam.sandbox.lifecycle import LABEL_OWNER
-    from genoteam.server import procs
     from genoteam.server.jobs import JobStore
 
     server = build_server(ServerConfig(input_dir=shared_input, workspace=workspace, engine="team"))
@@ -133,4 +133,4 @@ def test_cancelling_a_team_job_removes_its_sandbox_containers(shared_input, work
     status, running, cancelled = anyio.run(main)
     assert running and cancelled["job"]["state"] == "cancelled", cancelled
     assert worker_containers(status) == [], "the job's sandbox containers outlived cancel_job"
-    assert not procs.is_alive(status.pid, status.pid_start)
+    assert not lifecycle.is_alive(status.pid, status.pid_start)

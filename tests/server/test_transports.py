@@ -16,8 +16,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from genoteam.sandbox import lifecycle
 from genoteam.sandbox.lifecycle import LABEL_JOB
-from genoteam.server import procs
 from genoteam.server.jobs import JobStore
 from tests.server.mcp_server_procs import (
     PROJECT_ROOT,
@@ -83,7 +83,7 @@ def test_stdio_worker_outlives_the_server_and_a_new_server_finishes_serving_it(s
     job = anyio.run(first_server)  # the server process exits when the client closes
     assert job["state"] in {"queued", "running"}, job
     status = JobStore(workspace).get(job["job_id"]).status
-    assert procs.is_alive(status.pid, status.pid_start), "the worker died with the server"
+    assert lifecycle.is_alive(status.pid, status.pid_start), "the worker died with the server"
 
     async def second_server():
         async with Client(stdio_params(env)) as client:
@@ -109,7 +109,7 @@ def test_killed_worker_is_reported_interrupted_and_restarts_on_resubmit(shared_i
             ).structured_content
             await wait_running(client, job["job_id"])
             status = JobStore(workspace).get(job["job_id"]).status
-            assert procs.stop_group(status.pid, status.pid_start, grace_s=0)  # a crash, not a cancel
+            assert lifecycle.stop_group(status.pid, status.pid_start, grace_s=0)  # a crash, not a cancel
             seen = (await client.call_tool("get_job", {"job_id": job["job_id"]})).structured_content
             again = (
                 await client.call_tool("analyze_trait", {"trait": "Bile_Duct_Cancer", "wait_seconds": 0})
@@ -153,7 +153,7 @@ def test_http_loopback_cancel_stops_worker_and_containers(shared_input, workspac
     assert "nothing to stop" in again["note"]
     assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job['job_id']}"}) == []
     status = JobStore(workspace).get(job["job_id"]).status
-    assert not procs.is_alive(status.pid, status.pid_start)
+    assert not lifecycle.is_alive(status.pid, status.pid_start)
 
 
 def test_http_host_header_check_and_bearer_token(shared_input, workspace):
