@@ -96,7 +96,7 @@ def open_regular(root: Path, path: Path, limit: int = READ_LIMIT) -> tuple[int, 
     if info.st_size > limit:
         os.close(fd)
         raise UnsafeFile(
-            f"{path} has {info.st_size} bytes, more than the {limit} the host reads from a sandbox folder",
+            f"{path} has {info.st_size} bytes, more than the {limit} the host reads from such a folder",
             "write smaller outputs",
         )
     return fd, info.st_size

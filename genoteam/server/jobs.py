@@ -101,13 +101,14 @@ def request_hash(kind: str, request: AnalysisRequest, engine: str, input_dir: st
 
 
 RECORD_LIMIT = 1 << 20  # job.json and status.json are small; anything larger is damage
+RESULT_LIMIT = 256 << 20  # result.json lists every significant gene
 
 
-def _read_record_file(path: Path) -> str:
+def _read_record_file(path: Path, limit: int = RECORD_LIMIT) -> str:
     """A record the server itself writes, read without following a link, bounded in size."""
     from genoteam.sandbox import hostfs
 
-    return hostfs.read_text(path.parent, path, RECORD_LIMIT)
+    return hostfs.read_text(path.parent, path, limit)
 
 
 def _read_files(job_dir: Path) -> JobRecord | None:
@@ -231,7 +232,7 @@ class JobStore:
             return None
         path = self.job_dir(job_id) / "result.json"
         try:
-            return AnalysisResult.model_validate_json(_read_record_file(path))
+            return AnalysisResult.model_validate_json(_read_record_file(path, RESULT_LIMIT))
         except FileNotFoundError:
             return None
         except (ValueError, GenoteamError) as error:
