@@ -13,7 +13,6 @@ from genoteam.pipeline.cli import (
     exit_code,
     print_result,
     request_from_args,
-    with_discovery,
 )
 
 
@@ -85,6 +84,8 @@ def _run(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
+    from genoteam.data.discovery import with_discovery
+
     result = with_discovery(result, Path(args.output), found)
     if args.json:
         print(json.dumps(result.model_dump(), indent=1))

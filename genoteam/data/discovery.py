@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from genoteam.data.cache import ContentCache, copy_out
 from genoteam.data.eutils import Eutils, EutilsUnavailable
@@ -42,6 +44,7 @@ INPUT_DIR = "input"  # <cache>/input/ is the GenoTEX-layout folder of everything
 RECORD_DIR = "discovery"  # <cache>/input/discovery/<Trait>.json: the last decisions per trait
 GEO_KINDS = ("matrix", "soft")
 Progress = Callable[[str], None]
+R = TypeVar("R", bound="BaseModel")
 
 
 @dataclass
@@ -352,3 +355,32 @@ def discover_and_download(
             "check the network and the base URLs, or work offline from the cache (GENOTEAM_OFFLINE=1)",
         )
     return found
+
+
+def attach_record(output_dir: str | os.PathLike[str], record: dict[str, Any]) -> None:
+    """Write the discovery record beside an analysis' outputs (discovery.json) and into its
+    provenance.json when the engine wrote one, so the decisions travel with the results."""
+    output = Path(output_dir)
+    atomic_write_json(output / "discovery.json", record)
+    provenance = output / "provenance.json"
+    if provenance.is_file():
+        import json
+
+        data = json.loads(provenance.read_text())
+        atomic_write_json(provenance, {**data, "discovery": record})
+
+
+def restrict_to_discovered(requested: list[str] | None, found: Discovery) -> list[str]:
+    """The cohorts an analysis of `found` runs on: the discovered ones (that downloaded), or
+    those of `requested` among them."""
+    return found.cohort_ids if not requested else [c for c in requested if c in found.cohort_ids]
+
+
+def with_discovery(result: R, output_dir: str | os.PathLike[str], found: Discovery | None) -> R:
+    """`result` (an AnalysisResult) carrying the discovery decisions, also written beside the
+    outputs (attach_record); unchanged when nothing was discovered."""
+    if found is None:
+        return result
+    record = found.to_dict()
+    attach_record(output_dir, record)
+    return result.model_copy(update={"discovery": record})

@@ -25,6 +25,8 @@ class AnalysisRequest(BaseModel):
     select_by: Literal["cv", "known-genes"] = "cv"
     # symbol normalisation and probe collapse (toolkit/symbols.py): the analyst's rules, or GenoTEX's
     symbol_policy: Literal["analyst", "genotex"] = "analyst"
+    # find the cohorts by search (GEO E-utilities, UCSC Xena) and download them (data/discovery.py)
+    discover: bool = False
 
 
 class CohortOutcome(BaseModel):

@@ -68,7 +68,7 @@ def analysis_input(
         return args.input, request, None
     if args.input is not None:
         raise GenoteamError("--input and --discover exclude each other", "drop one of them")
-    from genoteam.data.discovery import discover_and_download
+    from genoteam.data.discovery import discover_and_download, restrict_to_discovered
     from genoteam.data.overlay import env_offline
 
     found = discover_and_download(
@@ -78,28 +78,8 @@ def analysis_input(
         offline=env_offline(),
         progress=lambda message: print(message, flush=True),
     )
-    wanted = (
-        found.cohort_ids if not request.cohorts else [c for c in request.cohorts if c in found.cohort_ids]
-    )
-    return found.input_dir, request.model_copy(update={"cohorts": wanted}), found
-
-
-def with_discovery(result, output: Path, found) -> object:
-    """Record the discovery decisions in the result and beside the outputs (discovery.json, and
-    provenance.json when the engine wrote one)."""
-    if found is None:
-        return result
-    record = found.to_dict()
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "discovery.json").write_text(json.dumps(record, indent=2))
-    provenance = output / "provenance.json"
-    if provenance.is_file():
-        data = json.loads(provenance.read_text())
-        data["discovery"] = record
-        tmp = provenance.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2))
-        tmp.replace(provenance)
-    return result.model_copy(update={"discovery": record})
+    wanted = restrict_to_discovered(request.cohorts, found)
+    return found.input_dir, request.model_copy(update={"cohorts": wanted, "discover": True}), found
 
 
 def request_from_args(args: argparse.Namespace) -> AnalysisRequest:
@@ -163,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
             bar.update(max(0, round(fraction * 100) - bar.n))
 
         result = run_reference(request, input_dir, args.output, progress, args.task_info)
+    from genoteam.data.discovery import with_discovery
+
     return print_result(with_discovery(result, args.output, found), args.output)
 
 

@@ -25,6 +25,7 @@ from genoteam.server.params import (
     CohortId,
     Cohorts,
     Condition,
+    Discover,
     JobId,
     Limit,
     Method,
@@ -45,6 +46,7 @@ from genoteam.server.views import (
     Scrubber,
     SubmitView,
     TraitList,
+    candidate_lines,
     job_text,
     result_text,
     tool_result,
@@ -64,6 +66,10 @@ READ_ONLY = ToolAnnotations(
 # the same request returns the same job (idempotent); nothing existing is destroyed.
 STARTS_JOB = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+# list_cohorts reads the input folder, and with discover=true also searches NCBI and Xena (open world)
+SEARCHES = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 STOPS_JOB = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
@@ -132,15 +138,26 @@ def build_server(config: ServerConfig) -> MCPServer:
         more = f" More: offset={page.next_offset}." if page.next_offset is not None else ""
         return tool_result(page, f"{page.total} traits. {names}.{more}")
 
-    @server.tool(annotations=READ_ONLY, description="List a trait's GEO/TCGA cohorts and their files.")
+    @server.tool(
+        annotations=SEARCHES,
+        description="List a trait's GEO/TCGA cohorts and their files; with discover=true also search GEO and "
+        "TCGA for cohorts not in the input folder, each with a decision and its reasons.",
+    )
     @tool_errors
-    async def list_cohorts(trait: Trait) -> Annotated[CallToolResult, CohortList]:
-        found = service.list_cohorts(trait)
+    async def list_cohorts(trait: Trait, discover: Discover = False) -> Annotated[CallToolResult, CohortList]:
+        found = await anyio.to_thread.run_sync(service.list_cohorts, trait, discover)
         lines = [
             f"{c.cohort} ({c.source}, expression {'yes' if c.has_expression else 'no'})"
             for c in found.cohorts
         ]
-        return tool_result(found, f"{trait}: {len(lines)} cohorts: " + "; ".join(lines))
+        text = f"{trait}: {len(lines)} cohorts in the input folder" + (
+            ": " + "; ".join(lines) if lines else ""
+        )
+        if discover:
+            text += f"\nSearched GEO ({found.query}) and TCGA:\n" + "\n".join(
+                candidate_lines(found.discovered)
+            )
+        return tool_result(found, text)
 
     # ---- jobs ----------------------------------------------------------------------------------
     async def submit(
@@ -164,9 +181,12 @@ def build_server(config: ServerConfig) -> MCPServer:
         condition: Condition = None,
         cohorts: Cohorts = None,
         method: Method = "moderated-t",
+        discover: Discover = False,
         wait_seconds: WaitSeconds = default_wait,
     ) -> Annotated[CallToolResult, SubmitView]:
-        request = AnalysisRequest(trait=trait, condition=condition, cohorts=cohorts, method=method)
+        request = AnalysisRequest(
+            trait=trait, condition=condition, cohorts=cohorts, method=method, discover=discover
+        )
         return await submit("analyze", request, wait_seconds, ctx)
 
     @server.tool(annotations=STARTS_JOB, description="Preprocess one cohort for a trait (no statistics).")

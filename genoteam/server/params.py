@@ -51,6 +51,12 @@ Method = Annotated[
     _METHODS,
     Field(description="moderated-t (default: per-gene test, BH FDR), logistic, or genotex (GenoTEX's Lasso)"),
 ]
+Discover = Annotated[
+    bool,
+    Field(
+        description="Also search GEO and TCGA (UCSC Xena) for the trait's cohorts; each gets a decision with reasons"
+    ),
+]
 JobId = Annotated[
     str, Field(pattern=JOB_ID_PATTERN, description="Job id from a job tool, e.g. job-0123456789abcdef")
 ]

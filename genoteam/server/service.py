@@ -30,11 +30,13 @@ from genoteam.server.views import (
     Scrubber,
     SubmitView,
     TraitList,
+    candidates,
     gene_sort_key,
     job_view,
     result_page,
     result_text,
 )
+from genoteam.server.worker import GEO_CACHE_DIR
 from genoteam.toolkit.errors import GenoteamError
 
 ProgressFn = Callable[[float, str], Awaitable[None]]
@@ -80,8 +82,26 @@ class Service:
         end = offset + len(page)
         return TraitList(traits=page, total=len(traits), next_offset=end if end < len(traits) else None)
 
-    def list_cohorts(self, trait: str) -> CohortList:
-        return CohortList(trait=trait, cohorts=catalog.cohorts_for(self.input_dir(), trait))
+    def discovery_cache(self) -> Path:
+        """Where discover=true searches and downloads are cached: one place per workspace."""
+        return self.config.workspace / GEO_CACHE_DIR
+
+    def list_cohorts(self, trait: str, discover: bool = False) -> CohortList:
+        if not discover:
+            return CohortList(trait=trait, cohorts=catalog.cohorts_for(self.input_dir(), trait))
+        from genoteam.data.discovery import find_cohorts
+        from genoteam.data.overlay import env_offline
+
+        local = []
+        if self.config.input_dir is not None:
+            try:
+                local = catalog.cohorts_for(self.config.input_dir, trait)
+            except GenoteamError:  # the trait is not in the input folder: the search may still find it
+                local = []
+        found = find_cohorts(trait, cache_dir=self.discovery_cache(), offline=env_offline())
+        return CohortList(
+            trait=trait, cohorts=local, query=found.query, discovered=candidates(found.to_dict())
+        )
 
     # ---- jobs ------------------------------------------------------------------------------
     def engine_name(self) -> str:
@@ -90,6 +110,8 @@ class Service:
     async def submit(
         self, kind: JobKind, request: AnalysisRequest, wait_s: float, progress: ProgressFn
     ) -> SubmitView:
+        if request.discover:  # the job finds its cohorts; the input folder is not needed
+            return await self._start(kind, request, wait_s, progress, self.discovery_cache() / "input")
         input_dir = self.input_dir()
         known = catalog.known_cohort_ids(input_dir, request.trait)  # an unknown trait fails now, not later
         entities = entities_for(request.trait, request.condition)
@@ -102,6 +124,11 @@ class Service:
                 f"use cohorts list_cohorts(trait='{request.trait}') shows ({', '.join(sorted(known))}); a GEO "
                 f"series (GSE...) missing from the input folder is downloaded by the job; other cohorts must be there",
             )
+        return await self._start(kind, request, wait_s, progress, input_dir)
+
+    async def _start(
+        self, kind: JobKind, request: AnalysisRequest, wait_s: float, progress: ProgressFn, input_dir: Path
+    ) -> SubmitView:
         name = self.engine_name()
         target = engines.resolve_target(name)
         record, started = await anyio.to_thread.run_sync(

@@ -91,6 +91,9 @@ class ResultPage(Compact):
     genes: list[GeneHit]
     message: str
     resources: list[str]
+    discovered: list[Candidate] = Field(
+        default_factory=list, description="Cohorts found by search, with reasons"
+    )
 
 
 class TraitList(Compact):
@@ -99,9 +102,51 @@ class TraitList(Compact):
     next_offset: int | None
 
 
+class Candidate(Compact):
+    """A cohort found by search (discover=true): the decision (include), why, who decided."""
+
+    cohort: str
+    source: str
+    title: str
+    n_samples: int | None = None
+    include: bool
+    reasons: list[str]
+    judge: str = "rules"
+    error: str | None = None  # why its download failed
+
+
+def candidates(record: dict | None) -> list[Candidate]:
+    """The candidates of a discovery record (genoteam.data.discovery.Discovery.to_dict)."""
+    return [
+        Candidate(
+            cohort=c["cohort"],
+            source=c["source"],
+            title=c["title"],
+            n_samples=c.get("n_samples"),
+            include=c["include"],
+            reasons=c["reasons"],
+            judge=c.get("judge", "rules"),
+            error=c.get("error"),
+        )
+        for c in (record or {}).get("cohorts", [])
+    ]
+
+
+def candidate_lines(found: list[Candidate]) -> list[str]:
+    return [
+        f"- {'USE' if c.include and not c.error else 'skip'} {c.source} {c.cohort}"
+        + (f" (n={c.n_samples})" if c.n_samples is not None else "")
+        + f": {'; '.join(c.reasons)}"
+        + (f"; download failed: {c.error}" if c.error else "")
+        for c in found
+    ]
+
+
 class CohortList(Compact):
     trait: str
     cohorts: list[CohortInfo]
+    query: str | None = None  # the GEO search (discover=true)
+    discovered: list[Candidate] = Field(default_factory=list)
 
 
 def resource_uris(job_id: str) -> list[str]:
@@ -182,6 +227,7 @@ def result_page(job_id: str, result: AnalysisResult, top_k: int, offset: int, sc
         genes=page,
         message=scrub(result.message) or "",
         resources=resource_uris(job_id),
+        discovered=[c.model_copy(update={"error": scrub(c.error)}) for c in candidates(result.discovery)],
     )
 
 
@@ -206,6 +252,9 @@ def result_text(page: ResultPage) -> str:
             "FAILED: " + (cohort.error or "") if cohort.error else ("usable" if cohort.usable else "unusable")
         )
         lines.append(f"- {cohort.cohort} ({cohort.trait}{size}): {state} {cohort.note}".rstrip())
+    if page.discovered:
+        lines.append("Cohorts found by search:")
+        lines += candidate_lines(page.discovered)
     lines.append(f"Significant genes: {page.total_genes}.")
     if page.genes:
         shown = ", ".join(f"{g.gene} (coef {_fmt(g.coefficient)}, q {_fmt(g.q_value)})" for g in page.genes)

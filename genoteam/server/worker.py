@@ -20,6 +20,7 @@ import traceback
 from pathlib import Path
 from typing import IO
 
+from genoteam.data.discovery import Discovery, discover_and_download, restrict_to_discovered, with_discovery
 from genoteam.data.overlay import (
     AccessionNote,
     GeoFetcher,
@@ -191,6 +192,20 @@ def copy_preprocessed(workspace: Path, spec: JobSpec, output_dir: Path, notes: l
     return sorted(set(used))
 
 
+def discovered_input(spec: JobSpec, job_dir: Path, status: StatusWriter) -> tuple[Path, JobSpec, Discovery]:
+    """discover=true: the trait's cohorts found by search and downloaded into <workspace>/geo_cache
+    (once per workspace), read from the cache's GenoTEX-layout folder; the request is restricted
+    to them. Progress messages say what is being searched and downloaded."""
+    found = discover_and_download(
+        spec.request.trait,
+        cache_dir=job_dir.parent.parent / GEO_CACHE_DIR,
+        offline=env_offline(),
+        progress=lambda message: status.update(message=message),
+    )
+    request = spec.request.model_copy(update={"cohorts": restrict_to_discovered(spec.request.cohorts, found)})
+    return found.input_dir, spec.model_copy(update={"request": request}), found
+
+
 def job_input(spec: JobSpec, job_dir: Path, status: StatusWriter) -> tuple[Path, list[AccessionNote]]:
     """The folder the engine reads: the input folder, or an overlay adding the GEO series the
     request names that the input lacks (fetched into <workspace>/geo_cache, once per workspace)."""
@@ -227,7 +242,12 @@ def run_engine(spec: JobSpec, job_dir: Path, status: StatusWriter) -> AnalysisRe
     output_dir = job_dir / "output"
     output_dir.mkdir(exist_ok=True)
     staged = "stage" in inspect.signature(engine).parameters
-    input_dir, notes = job_input(spec, job_dir, status)
+    found = None
+    if spec.request.discover and spec.kind != "statistics":
+        input_dir, spec, found = discovered_input(spec, job_dir, status)
+        notes: list[AccessionNote] = []
+    else:
+        input_dir, notes = job_input(spec, job_dir, status)
     failed = {n.accession for n in notes if n.failed}
     if (
         failed and {series_accession(c) or c for c in spec.request.cohorts or []} <= failed
@@ -246,14 +266,17 @@ def run_engine(spec: JobSpec, job_dir: Path, status: StatusWriter) -> AnalysisRe
     request = spec.request.model_copy(update={"cohorts": kept}) if failed else spec.request
     args = (request, input_dir, output_dir, progress)
     if spec.kind == "analyze":
-        return with_download_notes(engine(*args), notes, spec.request.trait)
+        return with_discovery(
+            with_download_notes(engine(*args), notes, spec.request.trait), output_dir, found
+        )
     if spec.kind == "preprocess":
         if staged:
-            return with_download_notes(engine(*args, stage="preprocess"), notes, spec.request.trait)
+            result = with_download_notes(engine(*args, stage="preprocess"), notes, spec.request.trait)
+            return with_discovery(result, output_dir, found)
         result = engine(*args)
         note = f"engine {spec.engine} has no preprocess-only stage: ran the whole analysis restricted to the cohort"
         result = result.model_copy(update={"message": f"{result.message} ({note})".strip()})
-        return with_download_notes(result, notes, spec.request.trait)
+        return with_discovery(with_download_notes(result, notes, spec.request.trait), output_dir, found)
     dropped: list[str] = []
     used = copy_preprocessed(job_dir.parent.parent, spec, output_dir, dropped)
     if not staged:

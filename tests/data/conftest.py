@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.data.public_services import env, services  # noqa: F401 (fixtures: the loopback NCBI/GEO/Xena)
+
 
 @dataclass
 class Faults:

@@ -29,7 +29,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 NCBI_HEADER = {"type": "esearch", "version": "0.3"}
+KIDNEY = "Kidney_Clear_Cell_Carcinoma"
+CHOL = "TCGA_Bile_Duct_Cancer_(CHOL)"
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Faults:
         default_factory=dict
     )  # path -> bytes sent before the connection drops (once)
     replace_body: dict[str, bytes] = field(default_factory=dict)  # path -> served instead of the file
+    stall_s: dict[str, float] = field(default_factory=dict)  # path -> seconds before the answer (a slow link)
 
 
 @dataclass
@@ -173,6 +178,7 @@ def _handler(services: PublicServices, lock: threading.Lock):
             if source is None:
                 self.send_error(404, "not found")
                 return
+            time.sleep(services.faults.stall_s.get(path, 0.0))
             body = services.faults.replace_body.get(path) or source.read_bytes()
             start = 0
             match = re.match(r"bytes=(\d+)-$", self.headers.get("Range", ""))
@@ -242,3 +248,50 @@ def series_record_from_soft(soft: Path) -> dict:
         "suppfile": "",
         "samples": [{"accession": s, "title": ""} for s in fields.get("sample_id", [])],
     }
+
+
+# esummary records as NCBI documents them, for series that the rules must turn down
+DECOYS = [
+    {  # mouse
+        "accession": "GSE90001", "title": "Kidney clear cell carcinoma in a mouse model",
+        "summary": "Renal clear cell carcinoma arising in Vhl knockout mice.", "gpl": "1261", "gse": "90001",
+        "taxon": "Mus musculus", "entrytype": "GSE", "gdstype": "Expression profiling by array", "n_samples": 24,
+    },
+    {  # sequencing
+        "accession": "GSE90002", "title": "RNA-seq of renal clear cell carcinoma",
+        "summary": "Clear cell renal cell carcinoma and normal kidney.", "gpl": "24676", "gse": "90002",
+        "taxon": "Homo sapiens", "entrytype": "GSE",
+        "gdstype": "Expression profiling by high throughput sequencing", "n_samples": 40,
+    },
+    {  # too small
+        "accession": "GSE90003", "title": "Renal clear cell carcinoma cell lines",
+        "summary": "Three kidney clear cell carcinoma cell lines.", "gpl": "570", "gse": "90003",
+        "taxon": "Homo sapiens", "entrytype": "GSE", "gdstype": "Expression profiling by array", "n_samples": 3,
+    },
+]  # fmt: skip
+
+
+@pytest.fixture
+def services(shared_data: Path) -> Iterator[PublicServices]:
+    """E-utilities knows GSE781 (its record built from its real SOFT) and the decoys; GEO serves
+    GSE781's family SOFT; Xena serves the real CHOL matrices."""
+    soft = shared_data / "input" / "GEO" / KIDNEY / "GSE781" / "GSE781_family.soft.gz"
+    with public_services() as services:
+        services.add_series_record(series_record_from_soft(soft))
+        for decoy in DECOYS:
+            services.add_series_record(decoy)
+        services.add_geo("GSE781", "soft", soft)
+        for path in sorted((shared_data / "input" / "TCGA" / CHOL).iterdir()):
+            services.add_xena("CHOL", path)
+        yield services
+
+
+@pytest.fixture
+def env(services: PublicServices, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's environment: base URLs of the loopback services, a fresh cache; no API key."""
+    cache = tmp_path / "cache"
+    for key, value in services.env(cache).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("NCBI_API_KEY", raising=False)
+    monkeypatch.delenv("GENOTEAM_OFFLINE", raising=False)
+    return cache

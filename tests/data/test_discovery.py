@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -18,57 +17,9 @@ from genoteam.data.eutils import Eutils
 from genoteam.data.http import DownloadPolicy
 from genoteam.data.xena import fetch_xena_cohort, load_manifest, tcga_folder_for
 from genoteam.toolkit.errors import GenoteamError
-from tests.data.public_services import PublicServices, public_services, series_record_from_soft
+from tests.data.public_services import CHOL, KIDNEY
 
-KIDNEY = "Kidney_Clear_Cell_Carcinoma"
-CHOL = "TCGA_Bile_Duct_Cancer_(CHOL)"
 FAST = DownloadPolicy(timeout_s=5.0, attempts=3, backoff_s=0.01, backoff_max_s=0.05)
-
-# esummary records as NCBI documents them, for series that the rules must turn down
-DECOYS = [
-    {  # mouse
-        "accession": "GSE90001", "title": "Kidney clear cell carcinoma in a mouse model",
-        "summary": "Renal clear cell carcinoma arising in Vhl knockout mice.", "gpl": "1261", "gse": "90001",
-        "taxon": "Mus musculus", "entrytype": "GSE", "gdstype": "Expression profiling by array", "n_samples": 24,
-    },
-    {  # sequencing
-        "accession": "GSE90002", "title": "RNA-seq of renal clear cell carcinoma",
-        "summary": "Clear cell renal cell carcinoma and normal kidney.", "gpl": "24676", "gse": "90002",
-        "taxon": "Homo sapiens", "entrytype": "GSE",
-        "gdstype": "Expression profiling by high throughput sequencing", "n_samples": 40,
-    },
-    {  # too small
-        "accession": "GSE90003", "title": "Renal clear cell carcinoma cell lines",
-        "summary": "Three kidney clear cell carcinoma cell lines.", "gpl": "570", "gse": "90003",
-        "taxon": "Homo sapiens", "entrytype": "GSE", "gdstype": "Expression profiling by array", "n_samples": 3,
-    },
-]  # fmt: skip
-
-
-@pytest.fixture
-def services(shared_data: Path) -> PublicServices:
-    """E-utilities knows GSE781 (its record built from its real SOFT) and the decoys; GEO serves
-    GSE781's family SOFT; Xena serves the real CHOL matrices."""
-    soft = shared_data / "input" / "GEO" / KIDNEY / "GSE781" / "GSE781_family.soft.gz"
-    with public_services() as services:
-        services.add_series_record(series_record_from_soft(soft))
-        for decoy in DECOYS:
-            services.add_series_record(decoy)
-        services.add_geo("GSE781", "soft", soft)
-        for path in sorted((shared_data / "input" / "TCGA" / CHOL).iterdir()):
-            services.add_xena("CHOL", path)
-        yield services
-
-
-@pytest.fixture
-def env(services: PublicServices, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user's environment: base URLs of the loopback services, a fresh cache; no API key."""
-    cache = tmp_path / "cache"
-    for key, value in services.env(cache).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("NCBI_API_KEY", raising=False)
-    monkeypatch.delenv("GENOTEAM_OFFLINE", raising=False)
-    return cache
 
 
 def _max_per_second(times: list[float]) -> int:
