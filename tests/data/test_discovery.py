@@ -44,7 +44,7 @@ def test_geo_trait_found_decided_downloaded_and_analysed(services, env, tmp_path
         env / "input" / "GEO" / KIDNEY / "GSE781" / "GSE781_family.soft.gz"
     )
     # the analysis ran on the downloaded series, laid out as a GenoTEX input folder
-    assert {"GSE781_GPL96", "GSE781_GPL97"} & set(result["selected_cohorts"])
+    assert any(c.startswith("GSE781") for c in result["selected_cohorts"]), result["selected_cohorts"]
     genes = {g["gene"] for g in result["significant_genes"]}
     assert "CA9" in genes  # the canonical clear-cell marker (R GEOquery + limma agree, docs/geo.md)
     assert json.loads((out / "discovery.json").read_text()) == result["discovery"]
