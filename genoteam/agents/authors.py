@@ -14,7 +14,7 @@ from genoteam.agents.guidelines import ActionUnit, Guideline
 from genoteam.agents.llm import ModelCallError, ModelClient
 from genoteam.agents.messages import CodeProposal, CodeRequest, MessageBus
 from genoteam.agents.parsing import extract_code
-from genoteam.agents.prompts import code_messages
+from genoteam.agents.prompts import UnitBrief, code_messages
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,17 @@ class CodeAuthors:
         return not self.client.is_offline(self.author_of(unit))
 
     def _from_model(
-        self, role: str, unit: ActionUnit, setup_code: str, previous, last_attempt, example: str | None
+        self, role: str, unit: ActionUnit, setup_code: str, previous, last_attempt, brief: UnitBrief
     ) -> Proposal:
         messages = code_messages(
-            role, self.guideline, unit, self.task_id, setup_code, previous, last_attempt, example
+            role, self.guideline, unit, self.task_id, setup_code, previous, last_attempt, brief
         )
         purpose = "domain_code" if role == "domain_expert" else "code"
         try:
             reply = self.client.complete(role, purpose, messages, self.task_id, unit.name)
         except ModelCallError as error:
             return Proposal(None, f"model call failed: {error.problem}")
-        parsed = extract_code(reply)
+        parsed = extract_code(reply.text, reply.finish_reason, reply.tool_calls)
         return Proposal(parsed.code, parsed.problem)
 
     def propose(
@@ -57,14 +57,14 @@ class CodeAuthors:
         setup_code: str,
         previous: list[tuple[str, str]],
         last_attempt: dict | None,
-        example: str | None = None,
+        brief: UnitBrief | None = None,
     ) -> Proposal:
-        """Code for `unit` from its author's model (the domain expert via request/proposal messages).
-
-        `example` (model-first authoring) is the unit's shipped snippet, shown as an example."""
+        """Code for `unit` from its author's model (the domain expert via request/proposal messages);
+        `brief` carries the kernel preview, the API card and (model-first) the shipped example."""
+        brief = brief or UnitBrief()
         author = self.author_of(unit)
         if author == self.owner:
-            return self._from_model(author, unit, setup_code, previous, last_attempt, example)
+            return self._from_model(author, unit, setup_code, previous, last_attempt, brief)
         request = self.bus.send(
             CodeRequest(
                 sender=self.owner,
@@ -76,7 +76,7 @@ class CodeAuthors:
                 revision_requests=list((last_attempt or {}).get("requests", [])),
             )
         )
-        proposal = self._from_model("domain_expert", unit, setup_code, previous, last_attempt, example)
+        proposal = self._from_model("domain_expert", unit, setup_code, previous, last_attempt, brief)
         self.bus.send(
             CodeProposal(
                 sender="domain_expert",

@@ -1,9 +1,11 @@
 """The checks of an action unit, run inside the sandbox kernel after every attempt.
 
-The data lives in the kernel, so the checks travel there as one self-contained cell (plain
-Python + pandas, no genoteam import) that inspects the unit's variables and prints one marked
-JSON line; the host parses that line. A check that cannot run (a missing variable, an exception)
-fails with the reason, never passes by default.
+The data lives in the kernel, so the checks travel there as one self-contained cell that
+inspects the unit's variables and prints one marked JSON line; the host parses that line. A check
+that cannot run (a missing variable, an exception) fails with the reason, never passes by default.
+The invariant kinds (symbol coverage, the TCGA trait from barcodes) call the toolkit's own rule
+inside the kernel, so a check and the code it judges cannot disagree about what the rule is,
+and code cannot talk its way past them: they run on every attempt, memory code included.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ def _genoteam_checks(_specs, _produces, _ns):
     import re as _re
     _out = []
     _symbol = _re.compile(r"^[A-Z][A-Z0-9-]*(orf[0-9]+)?[A-Z0-9-]*(\.[0-9]+)?$")
-    _ensembl = _re.compile(r"^ENS[A-Z]*[GTP][0-9]+")
 
     def _frame(name):
         if name not in _ns:
@@ -85,9 +86,11 @@ def _genoteam_checks(_specs, _produces, _ns):
                     problems.append(f"maximum {high:g} above {_spec['max']:g}")
                 detail = f"range [{low:g}, {high:g}], {nan_fraction:.1%} missing"
             elif kind == "symbol_coverage":
+                from genoteam.toolkit.symbols import load_symbol_table as _symbols
+                _table = _symbols()
                 frame = _frame(_spec["variable"])
                 labels = [str(x) for x in (frame.index if _spec.get("axis", "index") == "index" else frame.columns)]
-                good = sum(1 for x in labels if _symbol.match(x) and not _ensembl.match(x))
+                good = sum(1 for x in labels if _symbol.match(x) and _table.resolve(x) is not None)
                 fraction = good / len(labels) if labels else 0.0
                 if fraction < _spec.get("min_fraction", 0.5):
                     problems.append(f"only {fraction:.1%} of {len(labels)} labels look like gene symbols "
@@ -118,6 +121,36 @@ def _genoteam_checks(_specs, _produces, _ns):
                 if not eval(_spec["expr"], _ns):
                     problems.append(f"expression is false: {_spec['expr']}")
                 detail = _spec["expr"]
+            elif kind == "tcga_barcode_trait":
+                import math as _math
+                from genoteam.toolkit.tcga import tcga_convert_trait as _from_barcode
+                frame = _frame(_spec["variable"])
+                row = _spec.get("row") or "{trait}"
+                if row.startswith("{") and row.endswith("}"):
+                    row = _frame(row[1:-1])
+                if row not in frame.index:
+                    raise LookupError(f"row {row!r} is not in `{_spec['variable']}`")
+                wrong = []
+                for sample, value in frame.loc[row].items():
+                    expected = _from_barcode(sample)
+                    same = (_math.isnan(expected) and value != value) or value == expected
+                    if not same:
+                        wrong.append(f"{sample}: {value} (barcode says {expected})")
+                if wrong:
+                    problems.append(f"{len(wrong)} of {frame.shape[1]} trait labels differ from the barcodes, "
+                                    f"e.g. {wrong[:3]}")
+                detail = f"{frame.shape[1]} trait labels match the barcodes"
+            elif kind == "samples_subset":
+                frame = _frame(_spec["variable"])
+                labels = [str(x) for x in (frame.columns if _spec.get("axis", "columns") == "columns" else frame.index)]
+                allowed = {str(x) for x in eval(_spec["of"], _ns)}
+                outside = [x for x in labels if x not in allowed]
+                if outside:
+                    problems.append(f"{len(outside)} of {len(labels)} labels are not samples of the cohort, "
+                                    f"e.g. {outside[:3]} (is the table transposed?)")
+                if len(labels) < _spec.get("min_count", 1):
+                    problems.append(f"{len(labels)} samples, need {_spec.get('min_count', 1)}")
+                detail = f"{len(labels)} labels, all samples of the cohort" if not outside else ""
             else:
                 problems.append(f"unknown check kind {kind!r}")
                 detail = ""

@@ -80,6 +80,7 @@ class JobState:
     plan: CohortPlan | None = None
     stats_task: TaskRecord | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    budget_exhausted: str = ""  # why the job stopped on its model budget ("" while it has not)
 
 
 class _Progress:
@@ -249,7 +250,14 @@ class TeamRun:
                 )
                 self.progress.total = max(1, units + statistics_units)
                 outcomes = [self._preprocess(task) for task in plan.tasks]
-            result = self._preprocessed(outcomes) if self.stage == "preprocess" else self._answer(outcomes)
+            if self.state.budget_exhausted:
+                result = self._budget_result(outcomes)
+            elif self.stage == "preprocess":
+                result = self._preprocessed(outcomes)
+            else:
+                result = self._answer(outcomes)
+                if self.state.budget_exhausted:  # the statistician ran out
+                    result = self._budget_result(outcomes)
             self.state.timings["total_s"] = time.monotonic() - started
             write_manifest(self, result)
             write_report(self, result)
@@ -271,7 +279,26 @@ class TeamRun:
             )
         )
 
+    def _budget_result(self, outcomes: list[CohortOutcome]) -> AnalysisResult:
+        """The job stopped on its model budget: what was done is kept and labelled partial."""
+        done = [o.cohort for o in outcomes if o.usable]
+        return self._result(
+            "budget_exhausted",
+            outcomes,
+            [],
+            [],
+            f"stopped: {self.state.budget_exhausted}. Partial results: {len(done)} cohort(s) preprocessed and "
+            f"usable ({', '.join(done) or 'none'}); no association was tested. Raise max_cost_usd and run again.",
+        )
+
     def _preprocess(self, task: CohortTask) -> CohortOutcome:
+        if self.state.budget_exhausted:  # the job is stopping: later cohorts are not started
+            return CohortOutcome(
+                cohort=task.output_id,
+                trait=task.entity,
+                usable=False,
+                error=f"not run: {self.state.budget_exhausted}",
+            )
         owner = OWNER_OF[task.source]
         self._assign(owner, task.task_id, task.source.lower(), task.output_id, task.entity)
         started = time.monotonic()
@@ -334,7 +361,9 @@ class TeamRun:
                     usable=False,
                     error=f"{info_path.name} cannot be read after preprocessing: {error}",
                 )
-        if record.status == "failed":
+        if record.status == "budget_exhausted":
+            self.state.budget_exhausted = record.reason
+        if record.status in ("failed", "incomplete", "budget_exhausted"):
             return CohortOutcome(
                 cohort=task.output_id,
                 trait=task.entity,
@@ -403,6 +432,9 @@ class TeamRun:
             self.state.timings[task_id] = time.monotonic() - started
         self.state.stats_task = record
         self.state.tasks.append(record)
+        if record.status == "budget_exhausted":
+            self.state.budget_exhausted = record.reason
+            return self._result("budget_exhausted", outcomes, [], [], record.reason)
         if record.status == "stopped" and record.unit_states().get("select_cohorts") == "passed":
             return self._insufficient(outcomes, record.reason)
         if record.status != "completed":

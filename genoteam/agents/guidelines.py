@@ -75,13 +75,34 @@ class ExpressionCheck(_CheckBase):
     expr: str = Field(min_length=1)
 
 
+class TcgaBarcodeTraitCheck(_CheckBase):
+    """The TCGA trait row recomputed from each sample's barcode (01-09 tumour 1, 10-19 normal 0):
+    a label that code could flip is checked against what the barcode says."""
+
+    kind: Literal["tcga_barcode_trait"]
+    variable: str = Field(pattern=IDENTIFIER)  # samples in columns, the trait row named by `row`
+    row: str = "{trait}"
+
+
+class SamplesSubsetCheck(_CheckBase):
+    """The labels on one axis of a table are a subset of another collection (the cohort's samples)."""
+
+    kind: Literal["samples_subset"]
+    variable: str = Field(pattern=IDENTIFIER)
+    axis: Literal["index", "columns"] = "columns"
+    of: str = Field(min_length=1)  # a kernel expression giving the allowed labels
+    min_count: int = Field(default=1, ge=0)
+
+
 Check = Annotated[
     ShapeCheck
     | ValueRangeCheck
     | SymbolCoverageCheck
     | ClassBalanceCheck
     | FileExistsCheck
-    | ExpressionCheck,
+    | ExpressionCheck
+    | TcgaBarcodeTraitCheck
+    | SamplesSubsetCheck,
     Field(discriminator="kind"),
 ]
 
@@ -100,6 +121,9 @@ class ActionUnit(_Strict):
     stop_if: str | None = None  # expression after the unit: true -> the task ends early (not a failure)
     stop_reason: str = ""  # expression or text for why the task stopped, shown in results
     show_output: bool = True  # whether later prompts see this unit's printed output
+    # a kernel table whose columns are the fields a judgement unit chooses among: its prompt lists
+    # each column with its distinct values (e.g. GEO `samples`, TCGA `clinical`)
+    candidates: str | None = Field(default=None, pattern=IDENTIFIER)
     # what model-written code of this unit depends on: a learned snippet is reused only where these
     # parts of the context are equal (cohort: never outside the same cohort, for judgement calls)
     memory_keys: list[Literal["platform", "file_format", "cohort"]] = Field(

@@ -13,15 +13,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from genoteam.agents.api_card import api_card
 from genoteam.agents.authors import CodeAuthors
 from genoteam.agents.checks import check_cell, parse_check_output, parse_probe_output, probe_cell
 from genoteam.agents.guidelines import ActionUnit, Guideline
-from genoteam.agents.llm import ModelClient, TeamConfig
+from genoteam.agents.llm import BudgetExhausted, ModelClient, TeamConfig
 from genoteam.agents.memory import SHIPPED, CodeMemory, ContextSignature
 from genoteam.agents.messages import AttemptView, MessageBus, ReviewRequest, TaskReport
 from genoteam.agents.planner import Planner, PlanState
+from genoteam.agents.preview import parse_preview, preview_cell, render_preview
+from genoteam.agents.prompts import ReviewBrief, UnitBrief
 from genoteam.agents.records import AttemptRecord, ReplayRecord, TaskRecord, UnitVisit, VerdictRecord, clip
 from genoteam.agents.reviewer import Reviewer
+from genoteam.agents.transaction import begin_cell, commit_cell, parse_transaction_output, rollback_cell
 from genoteam.sandbox.api import KERNEL_LOST as SANDBOX_KERNEL_LOST
 from genoteam.sandbox.api import CellResult, SandboxSession
 
@@ -59,6 +63,7 @@ class _Run:
     accepted: list[tuple[str, str]] = field(default_factory=list)  # (unit, code) in kernel order
     cursor: int = 0
     last: UnitVisit | None = None
+    redo: dict[str, tuple[str, str]] = field(default_factory=dict)  # unit -> (why backtracked, its old code)
 
 
 def cell_text(result: CellResult) -> tuple[str, str]:
@@ -93,6 +98,9 @@ class TaskRunner:
         self.record.sandbox = {"backend": getattr(self.session, "backend", "?")}
         try:
             self._run()
+        except BudgetExhausted as error:  # the job stops here; what was done so far is kept
+            self.record.status = "budget_exhausted"
+            self.record.reason = error.problem
         except Exception as error:  # the sandbox or a model client broke: keep what was recorded so far
             self.record.status = "failed"
             problem = getattr(error, "problem", None) or f"{type(error).__name__}: {error}"
@@ -139,7 +147,7 @@ class TaskRunner:
                 run.last = visit
                 self._notify(unit.name, "skipped")
             elif decision.action == "backtrack":
-                if not self._backtrack(run, decision.unit):
+                if not self._backtrack(run, decision.unit, decision.reason):
                     return
             else:
                 unit = self.guideline.unit(decision.unit)
@@ -159,13 +167,18 @@ class TaskRunner:
             self.spec.on_unit(unit, status)
 
     def _finish(self, run: _Run, reason: str, by_condition: bool = False) -> None:
-        """failed: a unit failed; stopped: a stop condition held or units were left; else completed."""
+        """failed: a unit failed; stopped: a stop condition held (a finding about the data);
+        incomplete: required units were left without a condition saying so; else completed."""
         last_failed = run.last is not None and run.last.status == "failed"
-        pending = [name for name, state in run.states.items() if state == "pending"]
+        required = {unit.name for unit in self.guideline.action_units if not unit.optional}
+        pending = [name for name, state in run.states.items() if state == "pending" and name in required]
         if last_failed:
             self.record.status = "failed"
-        elif pending or by_condition:
+        elif by_condition:
             self.record.status = "stopped"
+        elif pending:
+            self.record.status = "incomplete"
+            reason = f"{reason} (required units left: {', '.join(pending)})"
         else:
             self.record.status = "completed"
         self.record.reason = reason
@@ -213,8 +226,10 @@ class TaskRunner:
             return {key: {"error": problem} for key in exprs}
         return values
 
-    def _backtrack(self, run: _Run, target: str) -> bool:
+    def _backtrack(self, run: _Run, target: str, reason: str) -> bool:
+        """Roll the kernel back to just before `target`; its author then writes it afresh, told why."""
         index = self.guideline.index(target)
+        old_code = next((code for name, code in run.accepted if name == target), "")
         keep = [(name, code) for name, code in run.accepted if self.guideline.index(name) < index]
         cells = [self.spec.setup_code] + [code for _, code in keep]
         results = self.session.restart(replay=cells)
@@ -236,6 +251,7 @@ class TaskRunner:
             )
             return False
         run.accepted = keep
+        run.redo[target] = (reason, old_code)
         for name in self.guideline.unit_names()[index:]:
             run.states[name] = "pending"
         run.cursor = index
@@ -262,29 +278,49 @@ class TaskRunner:
                 out.append((visit.unit, visit.final_output))
         return out
 
-    def _memory_plan(self, unit: ActionUnit):
-        """(the first memory snippet, the rest, the prompt's example) for one unit.
+    def _memory_plan(self, unit: ActionUnit, redo: bool):
+        """(the first memory snippet, the rest, the shipped example) for one unit.
 
-        shipped authoring: memory first, in trust order. model-first: no memory code runs; the
-        fitting shipped snippet is only an example in the author's prompt."""
+        shipped authoring: memory first, in trust order. model-first, or a unit the planner went
+        back to (its author writes fresh code): no memory code runs; the fitting shipped snippet
+        is only an example in the author's prompt."""
         memory, owner, config = self.team.memory, self.spec.owner, self.team.config
         signature = self.spec.signature
-        if config.authoring == "model-first":
-            return None, [], memory.shipped_example(owner, unit.name, signature)
+        example = memory.shipped_example(owner, unit.name, signature)
+        if config.authoring == "model-first" or (redo and self.authors.can_write(unit)):
+            return None, [], example
         remaining = memory.candidates(owner, unit.name, signature, config.prefer_learned)
         first_hit = memory.lookup(
             owner, unit.name, signature, job_id=self.team.job_id, prefer_learned=config.prefer_learned
         )
-        return first_hit, remaining, None
+        return first_hit, remaining, example
+
+    def _models_involved(self, unit: ActionUnit) -> bool:
+        client = self.team.client
+        return not client.is_offline(self.authors.author_of(unit)) or not client.is_offline("reviewer")
+
+    def _preview(self, unit: ActionUnit) -> str:
+        """The kernel's variables (and a judgement unit's candidate fields) as the prompts show them."""
+        result = self.session.run_cell(preview_cell(unit.candidates), timeout_s=CHECK_TIMEOUT_S)
+        return render_preview(parse_preview(result.stdout) if result.ok else None, unit.candidates)
 
     def _run_unit(self, unit: ActionUnit, run: _Run) -> UnitVisit:
         started = time.monotonic()
         visit = UnitVisit(unit=unit.name, needs_domain_knowledge=unit.needs_domain_knowledge)
         memory, owner = self.team.memory, self.spec.owner
         model_first = self.team.config.authoring == "model-first"
-        first_hit, remaining, example = self._memory_plan(unit)
+        redo = run.redo.pop(unit.name, None)
+        first_hit, remaining, example = self._memory_plan(unit, redo is not None)
+        api = api_card(unit.instructions, example.code if example else "")
         tried: set[int] = set()
         feedback: dict | None = None
+        if redo is not None:
+            reason, old_code = redo
+            feedback = {
+                "code": old_code,
+                "problem": f"the planner went back to this unit: {reason}",
+                "requests": [reason],
+            }
         for number in range(1, self.team.config.max_revisions + 2):
             snippet = None
             if number == 1 and first_hit is not None:
@@ -301,6 +337,7 @@ class TaskRunner:
                             f"no model for {author} (offline) and no fitting snippet in code memory"
                         )
                     break
+            preview = self._preview(unit) if self._models_involved(unit) else ""
             if snippet is not None:
                 tried.add(snippet.id)
                 attempt = AttemptRecord(
@@ -312,12 +349,13 @@ class TaskRunner:
                     code=snippet.code,
                 )
             else:
+                brief = UnitBrief(
+                    preview=preview,
+                    api=api,
+                    example=example.code if example and model_first or example and redo else None,
+                )
                 proposal = self.authors.propose(
-                    unit,
-                    self.spec.setup_code,
-                    self._previous_outputs(run),
-                    feedback,
-                    example.code if example else None,
+                    unit, self.spec.setup_code, self._previous_outputs(run), feedback, brief
                 )
                 attempt = AttemptRecord(
                     number=number,
@@ -332,11 +370,11 @@ class TaskRunner:
                     approved=False,
                     reason=attempt.problem,
                     source="rules",
-                    requests=["answer with one complete ```python code block"],
+                    requests=["answer with exactly one complete ```python code block"],
                 )
                 feedback = {"code": None, "problem": attempt.problem, "requests": attempt.verdict.requests}
                 continue
-            self._execute(unit, attempt, run)
+            self._attempt(unit, attempt, run, preview)
             if attempt.verdict.approved:
                 visit.status, visit.final_code = "passed", attempt.code
                 visit.from_memory = attempt.code_source == "memory"
@@ -360,6 +398,8 @@ class TaskRunner:
                 "code": attempt.code,
                 "problem": attempt.verdict.reason,
                 "requests": attempt.verdict.requests,
+                "output": attempt.output,
+                "error": attempt.error,
             }
         if visit.status != "passed":
             visit.status = "failed"
@@ -380,13 +420,41 @@ class TaskRunner:
             ReplayRecord(to_unit=unit, cells=len(cells), ok=ok, problem=f"{why}; {problem}")
         )
 
-    def _execute(self, unit: ActionUnit, attempt: AttemptRecord, run: _Run) -> None:
-        """Run the attempt's code and the unit's checks; set the attempt's verdict."""
+    def _attempt(self, unit: ActionUnit, attempt: AttemptRecord, run: _Run, preview: str) -> None:
+        """One transactional attempt: snapshot, run + checks + verdict, then commit or roll back."""
+        begun = self.session.run_cell(begin_cell(unit), timeout_s=CHECK_TIMEOUT_S)
+        if not begun.ok:
+            raise RuntimeError(f"the attempt could not be started in the kernel: {cell_text(begun)[1]}")
+        kernel_lost = False
+        try:
+            kernel_lost = self._execute(unit, attempt, run, preview)
+        except BudgetExhausted:
+            self._undo(attempt)  # the job stops; what this attempt wrote must not count
+            raise
+        if attempt.verdict.approved:
+            self.session.run_cell(commit_cell(), timeout_s=CHECK_TIMEOUT_S)
+        elif not kernel_lost:  # a lost kernel was rebuilt from accepted code already
+            self._undo(attempt)
+
+    def _undo(self, attempt: AttemptRecord) -> None:
+        result = self.session.run_cell(rollback_cell(), timeout_s=CHECK_TIMEOUT_S)
+        undone = parse_transaction_output(result.stdout) if result.ok else None
+        if undone is None or "error" in undone:
+            raise RuntimeError(
+                f"attempt {attempt.number} could not be rolled back: "
+                + (cell_text(result)[1] or (undone or {}).get("error", "no output"))
+            )
+        attempt.rolled_back = undone
+
+    def _execute(self, unit: ActionUnit, attempt: AttemptRecord, run: _Run, preview: str) -> bool:
+        """Run the attempt's code and the unit's checks; set the attempt's verdict. True when the
+        attempt ended the kernel (it was rebuilt from the accepted code)."""
         started = time.monotonic()
         result = self.session.run_cell(attempt.code)
         attempt.cell_status = result.status.value
         attempt.output, attempt.error = cell_text(result)
-        if result.status.value in KERNEL_LOST:
+        kernel_lost = result.status.value in KERNEL_LOST
+        if kernel_lost:
             self._recover(
                 run, unit.name, f"attempt {attempt.number} ended the kernel ({result.status.value})"
             )
@@ -431,11 +499,12 @@ class TaskRunner:
                 "rules (shipped snippet, tested with genoteam)",
             )
         else:  # model code, and learned code reused from memory: reviewed again every time
-            verdict = self.reviewer.review(request)
+            verdict = self.reviewer.review(request, ReviewBrief(self.guideline, unit, preview))
         self.team.bus.send(verdict)
         attempt.verdict = VerdictRecord(
             approved=verdict.approved, reason=verdict.reason, requests=verdict.requests, source=verdict.source
         )
+        return kernel_lost
 
 
 def run_task(team: Team, spec: TaskSpec, session: SandboxSession) -> TaskRecord:

@@ -111,7 +111,7 @@ class TaskReport(_Message):
     """Owner -> PI: how the task ended, and the state of each unit."""
 
     kind: Literal["task_report"] = "task_report"
-    status: Literal["completed", "stopped", "failed"]
+    status: Literal["completed", "stopped", "incomplete", "failed", "budget_exhausted"]
     summary: str
     units: dict[str, str] = Field(default_factory=dict)
 

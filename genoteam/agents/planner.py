@@ -1,10 +1,11 @@
 """The planner: after each unit, choose advance, skip, backtrack (to a named unit) or stop.
 
-The rules decide alone when the guideline binds (a unit's `skip_if` or `stop_if` is true, or a
-unit failed and no model may rescue it). Otherwise the task owner's model is asked, when it has
-one; its structured answer is checked against what is allowed (skip only optional units,
-backtrack only to a visited unit and within the budget of backtracks, never advance past a
-failed unit) and replaced by the rule decision, with the reason, when it is not.
+The rules decide alone when the guideline binds (a unit's `skip_if` or `stop_if` is true, a
+condition could not be evaluated) or when only one action is legal (no model call is spent on a
+choice that is no choice). Otherwise the task owner's model is asked, when it has one; its
+structured answer is checked against the legal actions (skip only optional units; backtrack only
+to a visited unit and within the budget; never advance past a failed unit; never stop while
+required units are pending) and replaced by the rule decision, with the reason, when it is not.
 """
 
 from __future__ import annotations
@@ -74,9 +75,32 @@ class Planner:
             return self._make("skip", f"skip condition of {state.next_unit} holds", state.next_unit), True
         return self._make("advance", f"next unit in the guideline: {state.next_unit}", state.next_unit), False
 
+    def legal_actions(self, state: PlanState) -> list[str]:
+        """What may be done next: the choices the model is asked to pick from."""
+        failed = state.last_status == "failed"
+        actions = []
+        if state.next_unit is not None and not failed:
+            actions.append("advance")
+            if self.guideline.unit(state.next_unit).optional:
+                actions.append("skip")
+        visited = any(status != "pending" for status in state.states.values())
+        if visited and state.backtracks_used < self.max_backtracks:
+            actions.append("backtrack")
+        if failed or not self.required_pending(state):
+            actions.append("stop")
+        return actions
+
+    def required_pending(self, state: PlanState) -> list[str]:
+        return [
+            unit.name
+            for unit in self.guideline.action_units
+            if not unit.optional and state.states.get(unit.name, "pending") == "pending"
+        ]
+
     def decide(self, state: PlanState) -> PlanDecision:
         decision, binding = self.rules(state)
-        if binding or self.client.is_offline(self.owner):
+        legal = self.legal_actions(state)
+        if binding or self.client.is_offline(self.owner) or len(legal) <= 1:
             return decision
         facts = {
             "next_unit": state.next_unit,
@@ -92,12 +116,17 @@ class Planner:
             state.states,
             facts,
             self.max_backtracks - state.backtracks_used,
+            legal,
         )
         try:
             reply = self.client.complete(self.owner, "plan", messages, self.task_id, state.next_unit)
         except ModelCallError as error:
             return self._overrule(decision, f"model unavailable: {error.problem}")
-        data, problem = extract_json_object(reply)
+        if reply.truncated:
+            return self._overrule(
+                decision, "model reply unusable: cut off at max_tokens (finish_reason=length)"
+            )
+        data, problem = extract_json_object(reply.text)
         if data is None:
             return self._overrule(decision, f"model reply unusable: {problem}")
         refusal = self._refusal(data, state)
@@ -114,6 +143,8 @@ class Planner:
         action, unit = data.get("action"), data.get("unit")
         if action not in ACTIONS:
             return f"action {action!r} is not one of {', '.join(ACTIONS)}"
+        if action == "stop" and "stop" not in self.legal_actions(state):
+            return f"stop while required units are pending ({', '.join(self.required_pending(state))})"
         if not str(data.get("reason") or "").strip():
             return "the decision gives no reason"
         names = self.guideline.unit_names()

@@ -36,6 +36,9 @@ class AttemptRecord(BaseModel):
     error: str = ""
     checks: list[dict] = Field(default_factory=list)
     verdict: VerdictRecord | None = None
+    rolled_back: dict | None = (
+        None  # a rejected attempt undone: names removed, files removed, record restored
+    )
     duration_s: float = 0.0
 
 
@@ -70,7 +73,8 @@ class TaskRecord(BaseModel):
     task_id: str
     role: str
     cohort: str | None = None
-    status: Literal["completed", "stopped", "failed"] = "failed"
+    # stopped: a stop condition held (a finding); incomplete: ended with required units pending
+    status: Literal["completed", "stopped", "incomplete", "failed", "budget_exhausted"] = "failed"
     reason: str = ""
     decisions: list[dict] = Field(default_factory=list)
     visits: list[UnitVisit] = Field(default_factory=list)

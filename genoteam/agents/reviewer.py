@@ -3,7 +3,9 @@
 The rules come first and cannot be overruled: code that raised, or whose checks failed, is
 rejected with the concrete failures as requests (no model call needed for that). An attempt
 that ran and passed its checks goes to the reviewer's model when it has one; when it is offline,
-or its reply is unusable, the checks are the review and the verdict says so.
+the checks are the review and the verdict says so. Review fails closed: a reply that holds no
+readable verdict is asked again once, and a second unreadable reply (or a reviewer that cannot
+be reached) is a rejection, never an approval.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from genoteam.agents.llm import ModelCallError, ModelClient
 from genoteam.agents.messages import ReviewRequest, ReviewVerdict
 from genoteam.agents.parsing import extract_json_object
-from genoteam.agents.prompts import review_messages
+from genoteam.agents.prompts import ReviewBrief, review_messages
 
 
 class Reviewer:
@@ -56,29 +58,67 @@ class Reviewer:
             )
         return None
 
-    def review(self, request: ReviewRequest) -> ReviewVerdict:
+    def review(self, request: ReviewRequest, brief: ReviewBrief | None = None) -> ReviewVerdict:
         rejected = self.rule_verdict(request)
         if rejected is not None:
             return rejected
         passed = f"the code ran and all {len(request.attempt.checks)} check(s) passed"
         if self.client.is_offline(self.role):
             return self.verdict(request, True, passed, [], "rules")
-        try:
-            reply = self.client.complete(
-                self.role,
-                "review",
-                review_messages(request, request.task_id),
-                request.task_id,
-                request.attempt.unit,
-            )
-        except ModelCallError as error:
-            return self.verdict(request, True, passed, [], f"rules (model unavailable: {error.problem})")
-        data, problem = extract_json_object(reply)
-        if data is None or not isinstance(data.get("approved"), bool):
-            problem = problem or "the JSON has no boolean `approved`"
-            return self.verdict(request, True, passed, [], f"rules (model reply unusable: {problem})")
-        requests = [str(item) for item in data.get("requests") or [] if str(item).strip()]
-        reason = str(data.get("reason") or "").strip() or "(no reason given)"
-        if not data["approved"] and not requests:
-            requests = [reason]  # a rejection must say what to change; the reason is the least we have
-        return self.verdict(request, data["approved"], reason, requests, "model")
+        messages = review_messages(request, request.task_id, brief)
+        problem = ""
+        for ask in (1, 2):
+            try:
+                reply = self.client.complete(
+                    self.role, "review", messages, request.task_id, request.attempt.unit
+                )
+            except ModelCallError as error:
+                return self.verdict(
+                    request,
+                    False,
+                    f"the reviewer could not be asked: {error.problem}",
+                    [
+                        "no change needed if the code is right; the attempt is retried because it was not reviewed"
+                    ],
+                    "rules (reviewer unavailable: fails closed)",
+                )
+            data, problem = _verdict_of(reply)
+            if data is not None:
+                requests = [str(item) for item in data.get("requests") or [] if str(item).strip()]
+                reason = str(data.get("reason") or "").strip() or "(no reason given)"
+                if not data["approved"] and not requests:
+                    requests = [
+                        reason
+                    ]  # a rejection must say what to change; the reason is the least we have
+                source = "model" if ask == 1 else "model (asked twice)"
+                return self.verdict(request, data["approved"], reason, requests, source)
+            messages = messages + [
+                {"role": "assistant", "content": reply.text},
+                {
+                    "role": "user",
+                    "content": f"Your reply could not be read as a verdict ({problem}). Answer again with only "
+                    'the JSON object {"approved": true|false, "reason": "...", "requests": [...]}.',
+                },
+            ]
+        return self.verdict(
+            request,
+            False,
+            f"the reviewer's verdict could not be read, twice ({problem})",
+            [
+                "the attempt was not approved because no verdict could be read; "
+                "make the output show plainly that the unit did what it asks"
+            ],
+            f"rules (reviewer reply unusable twice: {problem}; fails closed)",
+        )
+
+
+def _verdict_of(reply) -> tuple[dict | None, str]:
+    """The verdict object of a reviewer reply, or None and why it cannot be read."""
+    if reply.truncated:
+        return None, "the reply was cut off at max_tokens"
+    data, problem = extract_json_object(reply.text)
+    if data is None:
+        return None, problem
+    if not isinstance(data.get("approved"), bool):
+        return None, "the JSON has no boolean `approved`"
+    return data, ""

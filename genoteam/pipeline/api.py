@@ -48,8 +48,9 @@ class GeneHit(BaseModel):
 class AnalysisResult(BaseModel):
     trait: str
     condition: str | None
-    # preprocessed: a preprocess-only stage finished (no statistics were asked for)
-    status: Literal["complete", "partial", "insufficient_data", "failed", "preprocessed"]
+    # preprocessed: a preprocess-only stage finished (no statistics were asked for);
+    # budget_exhausted: the agent team's model budget ran out, the results are partial
+    status: Literal["complete", "partial", "insufficient_data", "failed", "preprocessed", "budget_exhausted"]
     method: str
     selected_cohorts: list[str]
     cohorts: list[CohortOutcome]

@@ -123,10 +123,11 @@ def print_result(result, output: Path) -> int:
 
 
 def exit_code(result) -> int:
-    """0 when the question was answered (fully or partly), 3 for insufficient data, 1 for failure."""
+    """0 when the question was answered (fully or partly), 3 for insufficient data, 4 when the
+    model budget ran out (partial results), 1 for failure."""
     if result.status in ("complete", "partial", "preprocessed"):
         return 0
-    return 3 if result.status == "insufficient_data" else 1
+    return {"insufficient_data": 3, "budget_exhausted": 4}.get(result.status, 1)
 
 
 def _run(args: argparse.Namespace) -> int:

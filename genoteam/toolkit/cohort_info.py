@@ -159,6 +159,29 @@ def update_cohort_info(
     return records
 
 
+def restore_cohort_record(
+    info_path: str | os.PathLike[str], cohort: str, record: dict[str, Any] | None
+) -> bool:
+    """Put `cohort`'s record back to `record` (None: remove it), under the file's lock.
+
+    Why: a rejected attempt of an agent may have written a record; the attempt is undone, and so
+    must its record be. Returns whether the file changed."""
+    path = Path(info_path)
+    if not path.is_file():
+        return False
+    with _locked(path):
+        records = read_cohort_info(path)
+        if records.get(str(cohort)) == record:
+            return False
+        if record is None:
+            records.pop(str(cohort), None)
+        else:
+            records[str(cohort)] = record
+        records = {c: records[c] for c in sorted(records, key=cohort_order_key)}
+        atomic_write_json(path, records)
+    return True
+
+
 def read_cohort_info(info_path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """All records of a trait's cohort_info.json."""
     path = Path(info_path)

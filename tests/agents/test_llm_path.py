@@ -142,12 +142,10 @@ def test_planner_skips_an_optional_unit_and_backtracks_with_the_kernel_rolled_ba
     def plan(action, unit, reason):
         return json.dumps({"action": action, "unit": unit, "reason": reason})
 
-    script.add(plan("advance", "load_table", "start"), role="geo", purpose="plan")
     script.add(plan("skip", "preview", "the shape is already printed"), role="geo", purpose="plan")
-    script.add(plan("advance", "choose_trait", "next"), role="geo", purpose="plan")
+    script.add(plan("stop", None, "enough"), role="geo", purpose="plan")  # refused: required units pending
     script.add(plan("skip", "summarise", "not needed"), role="geo", purpose="plan")  # refused: not optional
     script.add(plan("backtrack", "choose_trait", "labels should be re-derived"), role="geo", purpose="plan")
-    script.add(plan("backtrack", "load_table", "again"), role="geo", purpose="plan")  # refused: budget is 1
     # the second visit of choose_trait proves the kernel was rolled back: `labels` is gone again
     script.add(
         code_reply("print('labels defined:', 'labels' in globals())\n" + TOY_SNIPPETS["choose_trait"]),
@@ -162,20 +160,24 @@ def test_planner_skips_an_optional_unit_and_backtracks_with_the_kernel_rolled_ba
     assert record.status == "completed", record.reason
     actions = [(d["action"], d["unit"], d["source"].split(":")[0]) for d in record.decisions]
     assert actions == [
-        ("advance", "load_table", "model"),
+        ("advance", "load_table", "rules"),  # the only legal action: no model call
         ("skip", "preview", "model"),
-        ("advance", "choose_trait", "model"),
+        ("advance", "choose_trait", "rules (model decision refused"),  # no stop with required units pending
         ("skip", "rare_fix", "rules"),  # binding skip_if: the model is not asked
         ("advance", "summarise", "rules (model decision refused"),  # summarise is not optional
         ("backtrack", "choose_trait", "model"),
-        ("advance", "choose_trait", "rules (model decision refused"),  # second backtrack over the budget of 1
+        ("advance", "choose_trait", "rules"),  # backtracks used up: advance is all that is left
         ("skip", "rare_fix", "rules"),
-        ("advance", "summarise", "model"),
-        ("advance", "save", "model"),
-        ("stop", None, "model"),
+        ("advance", "summarise", "rules"),
+        ("advance", "save", "rules"),
+        ("stop", None, "rules"),
     ]
+    assert "stop while required units are pending (choose_trait" in record.decisions[2]["source"]
     assert "unit summarise is not optional" in record.decisions[4]["source"]
-    assert "backtrack(s) are used up" in record.decisions[6]["source"]
+    assert len(script.calls(purpose="plan")) == 4  # only where there was a choice
+    # the backtrack's reason reaches the unit's author, who writes it afresh
+    redo = script.calls(role="domain_expert", unit="choose_trait")[1]
+    assert "the planner went back to this unit: labels should be re-derived" in redo.user_text
     assert record.backtracks == 1
     assert record.replays[0].ok and record.replays[0].to_unit == "choose_trait"
     assert record.replays[0].cells == 2  # setup + load_table (preview was skipped: no code)
@@ -208,7 +210,7 @@ def test_unusable_model_replies_are_attempts_that_fail_visibly(
     assert record.status == "completed", record.reason
     attempts = next(v for v in record.visits if v.unit == "load_table").attempts
     problems = [a.problem for a in attempts]
-    assert "no ```python code block" in problems[0]
+    assert "the model declined: I am sorry" in problems[0]
     assert "empty reply" in problems[1]
     assert "unclosed ``` code block (truncated reply)" in problems[2]
     assert "model call failed" in problems[3] and "Timeout" in problems[3]
@@ -225,23 +227,41 @@ def test_unusable_model_replies_are_attempts_that_fail_visibly(
     assert team.client.ledger.summary()["by_role"]["geo"]["failed_calls"] == 1
 
 
-def test_garbage_from_planner_and_reviewer_falls_back_to_rules_visibly(
+def test_garbage_from_the_planner_falls_back_to_rules_and_an_unreadable_review_is_asked_again(
     tmp_path, toy_guideline, sandbox_session, memory, script, model_server
 ):
-    script.add("let me think... advance, probably", role="geo", purpose="plan")
+    script.add("let me think... skip, probably", role="geo", purpose="plan")
     script.add('{"approved": "yes"}', role="reviewer", unit="load_table")
     team, record = _run(tmp_path, toy_guideline, sandbox_session, memory, script, model_server)
     assert record.status == "completed", record.reason
-    assert record.decisions[0]["action"] == "advance"
-    assert record.decisions[0]["source"].startswith(
+    assert record.decisions[1]["action"] == "advance"
+    assert record.decisions[1]["source"].startswith(
         "rules (model reply unusable: the reply holds no JSON object"
     )
     verdict = record.visits[0].attempts[0].verdict
+    assert verdict.approved and verdict.source == "model (asked twice)"
+    again = script.calls(role="reviewer", unit="load_table")[1]
     assert (
-        verdict.approved
-        and "model reply unusable" in verdict.source
-        and "boolean `approved`" in verdict.source
+        "could not be read as a verdict (the JSON has no boolean `approved`)" in again.messages[-1]["content"]
     )
+
+
+def test_a_review_without_a_verdict_twice_is_a_rejection(
+    tmp_path, toy_guideline, sandbox_session, memory, script, model_server
+):
+    """Fail closed: 'Final Decision: Rejected' prose used to count as an approval."""
+    prose = "The labels look inverted: tumour samples are coded 0.\n\nFinal Decision: Rejected"
+    script.add(prose, role="reviewer", unit="choose_trait", times=2)
+    team, record = _run(tmp_path, toy_guideline, sandbox_session, memory, script, model_server)
+    assert record.status == "completed", record.reason
+    attempts = next(v for v in record.visits if v.unit == "choose_trait").attempts
+    first = attempts[0].verdict
+    assert (
+        not first.approved and "fails closed" in first.source and "could not be read, twice" in first.reason
+    )
+    assert attempts[0].rolled_back is not None and "labels" in attempts[0].rolled_back["removed_names"]
+    assert attempts[1].verdict.approved and attempts[1].verdict.source == "model"
+    assert len(script.calls(role="reviewer", unit="choose_trait")) == 3
 
 
 def test_http_errors_are_retried_then_reported(
@@ -255,19 +275,21 @@ def test_http_errors_are_retried_then_reported(
     assert re.search(r"ServiceUnavailable|InternalServer|APIError", first_code_call.errors[0])
 
 
-def test_cost_budget_stops_model_calls(
+def test_the_budget_stops_the_task_before_a_call_could_overshoot(
     tmp_path, toy_guideline, sandbox_session, memory, script, model_server
 ):
-    seed_toy_snippets(memory)
+    # each call's worst case is its prompt plus max_tokens (4096) at 2e-6 per token: ~$0.008
     team, record = _run(
-        tmp_path, toy_guideline, sandbox_session, memory, script, model_server, max_cost_usd=1e-9
+        tmp_path, toy_guideline, sandbox_session, memory, script, model_server, max_cost_usd=0.0095
     )
-    assert record.status == "completed"  # every unit had a shipped snippet; rules took over planning
-    served = len(script.requests)
-    assert served == 1  # the first call spent the budget; every later one was refused before HTTP
-    refused = [c for c in team.client.ledger.calls if any("budget" in e for e in c.errors)]
-    assert refused and all(not c.ok for c in refused)
-    assert any("budget" in d["source"] for d in record.decisions)
+    assert record.status == "budget_exhausted"
+    assert "model budget is exhausted" in record.reason and "$0.0095" in record.reason
+    ledger = team.client.ledger
+    served = [c for c in ledger.calls if c.ok]
+    refused = [c for c in ledger.calls if any(e.startswith("budget") for e in c.errors)]
+    assert len(refused) == 1 and refused[0] is ledger.calls[-1]  # the job stopped at the first refusal
+    assert len(script.requests) == len(served) >= 2  # refused calls never reached the server
+    assert ledger.cost_usd <= 0.0095
 
 
 def test_an_attempt_that_kills_the_kernel_is_recovered_by_replay(

@@ -183,6 +183,12 @@ def test_model_first_run_writes_every_unit_with_models_and_matches_offline(synth
     code_calls = script.calls(purpose="code") + script.calls(purpose="domain_code")
     assert len(code_calls) == len(visits)
     assert all("# Example\n" in call.user_text for call in code_calls)
+    # every prompt lists the kernel's variables and the API of what its unit calls
+    assert all("# Variables in the kernel now\n- `trait`: builtins.str" in c.user_text for c in code_calls)
+    load = next(c for c in code_calls if c.unit == "load_cohort" and c.task.endswith("/TCGA"))
+    assert "find_tcga_files(cohort_dir: str | Path) -> TcgaCohortFiles" in load.user_text
+    clinical = next(c for c in code_calls if c.unit == "clinical_features" and "/GSE" in c.task)
+    assert "Candidate fields (columns of `samples`)" in clinical.user_text
     domain = {c.unit for c in script.calls(purpose="domain_code")}
     assert {"clinical_features", "identifier_review"} <= domain  # judgement units go to the expert
     assert provenance["memory"]["job"]["lookups"] == 0

@@ -145,7 +145,10 @@ def test_a_corrupt_memory_file_is_a_clear_error(tmp_path):
     ("reply", "code", "problem"),
     [
         ("```python\nx = 1\n```", "x = 1\n", ""),
-        ("first\n```python\nx = 1\n```\nthen\n```py\ny = 2\n```\n", "y = 2\n", ""),
+        ("Sure, here it is:\n```python3\nx = 1\n```\nIt sets x.", "x = 1\n", ""),
+        ("```py\nx = 1\n```\n```json\n{}\n```", "x = 1\n", ""),
+        ("first\n```python\nx = 1\n```\nthen\n```py\ny = 2\n```\n", None, "2 python code blocks"),
+        ("I'm sorry, but I can't help with that.", None, "the model declined"),
         ("", None, "empty reply"),
         ("   \n", None, "empty reply"),
         ("Sure! x = 1", None, "no ```python code block"),
@@ -159,6 +162,17 @@ def test_code_extraction_is_strict(reply, code, problem):
     parsed = extract_code(reply)
     assert parsed.code == code
     assert problem in parsed.problem
+
+
+def test_code_from_tool_calls_and_truncation_by_finish_reason():
+    call = {"name": "run_python", "arguments": json.dumps({"code": "x = 1"})}
+    assert extract_code("", None, [call]).code == "x = 1\n"
+    assert "exactly one with a code argument" in extract_code("", None, [call, call]).problem
+    assert (
+        "not valid Python" in extract_code("", None, [{"name": "f", "arguments": {"code": "x = ("}}]).problem
+    )
+    cut = extract_code("```python\nx = 1\n```", "length")  # a closed block, but the reply was cut
+    assert cut.code is None and "finish_reason=length" in cut.problem
 
 
 def test_json_extraction():
@@ -184,12 +198,23 @@ def test_config_file_and_environment_choose_models_per_role(tmp_path):
     path.write_text(
         "[team]\nmax_revisions = 4\nmax_cost_usd = 0.5\n"
         '[models.default]\nmodel = "openai/local"\napi_base = "http://127.0.0.1:9/v1"\ntimeout_s = 30\n'
+        "input_cost_per_token = 0.0\noutput_cost_per_token = 0.0\nmax_tokens = 1000\n"
         '[models.reviewer]\nmodel = "offline"\n'
+        "[models.tcga]\nmax_tokens = 500\n"
+        '[models.statistician]\nmodel = "openai/other"\napi_key_env = "OTHER_KEY"\nallow_unpriced = true\n'
     )
-    config = load_team_config(path, env={"GENOTEAM_MODEL_PI": "offline", "GENOTEAM_MAX_COST_USD": "0.25"})
+    config = load_team_config(
+        path, env={"GENOTEAM_MODEL_PI": "offline", "GENOTEAM_MAX_COST_USD": "0.25", "OTHER_KEY": "k"}
+    )
     assert config.max_revisions == 4 and config.max_cost_usd == 0.25
     assert config.role("geo").model == "openai/local" and config.role("geo").timeout_s == 30
     assert config.role("reviewer").model == OFFLINE and config.role("pi").model == OFFLINE
+    # a section without its own model takes the default whole, with its own changes
+    assert config.role("tcga").api_base == "http://127.0.0.1:9/v1" and config.role("tcga").max_tokens == 500
+    # a section naming another model inherits only how to call it, never where or at what price
+    other = config.role("statistician")
+    assert other.api_base is None and other.input_cost_per_token is None and other.max_tokens is None
+    assert other.timeout_s == 30 and other.allow_unpriced
     assert not config.all_offline()
     keyed = load_team_config(env={"GENOTEAM_MODEL_REVIEWER": "openai/gpt-4o-mini", "OPENAI_API_KEY": "sk-x"})
     assert keyed.role("reviewer").model == "openai/gpt-4o-mini" and keyed.role("geo").offline
@@ -202,6 +227,11 @@ def test_config_file_and_environment_choose_models_per_role(tmp_path):
         ("[modles]\n", "unknown section"),
         ("[team]\nmax_revisions = -1\n", "invalid"),
         ("[team\n", "cannot be read"),
+        (
+            '[models.default]\nmodel = "openai/local"\napi_base = "http://127.0.0.1:9/v1"\n',
+            "has no known price",
+        ),
+        ('[team]\nauthoring = "models"\n', "invalid"),
     ],
 )
 def test_bad_config_is_refused(tmp_path, text, match):
