@@ -13,6 +13,7 @@ A missing folder or an unknown trait is a GenoteamError that lists what does exi
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from genoteam.toolkit.layout import TCGA_COHORT_ID
 from genoteam.toolkit.traits import TcgaMatch, match_tcga_cohort, parse_tcga_folder
 
 GEO_SERIES = re.compile(r"^GSE\d+$")
+GEO_DATASET = re.compile(r"^GDS\d+$")
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,61 @@ def _subdirs(folder: Path) -> list[Path]:
     )
 
 
+@dataclass(frozen=True)
+class GeoDataSet:
+    """A GEO DataSet folder (GEO/<Trait>/GDSnnn/): a curated view of one platform of a series.
+
+    Why reported and not read: genoteam reads series (series matrix or family SOFT), and a
+    DataSet's values are its reference series' values on one platform; analysing both would
+    count the same samples twice. So a DataSet is named in every listing and plan with the
+    series to use instead, never dropped silently."""
+
+    id: str
+    path: Path
+    reference_series: str | None
+    platform: str | None
+    sample_count: int | None
+
+    def reason(self) -> str:
+        series = self.reference_series
+        what = f"a GEO DataSet ({self.id}" + (f", curated from {series}" if series else "")
+        what += (f" on {self.platform}" if self.platform else "") + ")"
+        return (
+            what
+            + ": unsupported, genoteam reads GEO series"
+            + (
+                f"; put {series} under GEO/<Trait>/{series}/ instead (genoteam fetch-geo {series})"
+                if series
+                else ""
+            )
+        )
+
+
+def read_geo_dataset(folder: Path) -> GeoDataSet:
+    """The header of a DataSet folder's SOFT file (`!dataset_reference_series`, platform, count)."""
+    fields: dict[str, str] = {}
+    softs = sorted(p for p in folder.iterdir() if p.is_file() and ".soft" in p.name.lower())
+    if softs:
+        opener = gzip.open if softs[0].name.endswith(".gz") else open
+        try:
+            with opener(softs[0], "rt", encoding="utf-8", errors="replace") as handle:
+                for line, _ in zip(handle, range(200), strict=False):
+                    if line.startswith(("^SUBSET", "!dataset_table_begin")):
+                        break
+                    key, _, value = line.partition(" = ")
+                    fields.setdefault(key.strip(), value.strip())
+        except (OSError, EOFError):
+            pass  # unreadable: still reported, without its series
+    count = fields.get("!dataset_sample_count", "")
+    return GeoDataSet(
+        folder.name,
+        folder,
+        fields.get("!dataset_reference_series"),
+        fields.get("!dataset_platform"),
+        int(count) if count.isdigit() else None,
+    )
+
+
 class CohortCatalogue:
     """Traits and cohorts of one input folder (read on demand; the folder may change between calls)."""
 
@@ -120,6 +177,10 @@ class CohortCatalogue:
             if GEO_SERIES.match(sub.name):
                 cohorts.append(Cohort(sub.name, "GEO", sub, _files(sub), trait=trait))
         return cohorts
+
+    def geo_datasets(self, trait: str) -> list[GeoDataSet]:
+        """The GEO DataSet folders of a trait: reported as unsupported, with the series to use."""
+        return [read_geo_dataset(p) for p in _subdirs(self.root / "GEO" / trait) if GEO_DATASET.match(p.name)]
 
     def ignored_geo_folders(self, trait: str) -> list[str]:
         """Folders under GEO/<trait>/ that are not named like a series (reported, not used)."""

@@ -80,6 +80,8 @@ def run_catalogue(args: argparse.Namespace) -> int:
                 f"  {c.source:4} {c.id:45} {len(c.files)} file(s) {c.total_size:>12,} bytes  -> {c.output_id}"
             )
         print(f"  TCGA: {match.explanation() if match else 'no matching TCGA cohort'}")
+        for dataset in catalogue.geo_datasets(args.trait):
+            print(f"  {dataset.id}: {dataset.reason()}")
         return 0
     if args.json:
         print(json.dumps(catalogue.to_dict(), indent=2))
@@ -87,6 +89,12 @@ def run_catalogue(args: argparse.Namespace) -> int:
     for trait in catalogue.geo_traits():
         series = catalogue.geo_cohorts(trait)
         print(f"GEO {trait}: {', '.join(c.id for c in series) or '(no series)'}")
+        for dataset in catalogue.geo_datasets(trait):
+            print(f"  {dataset.id}: {dataset.reason()}")
+        for other in sorted(
+            set(catalogue.ignored_geo_folders(trait)) - {d.id for d in catalogue.geo_datasets(trait)}
+        ):
+            print(f"  {other}: not a GEO series folder (GSEnnn), not read")
     for c in catalogue.tcga_cohorts():
         kind = "expression + clinical" if c.has_expression else "clinical only"
         print(f"TCGA {c.id}: {kind}, {c.total_size:,} bytes")

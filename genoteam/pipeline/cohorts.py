@@ -108,6 +108,9 @@ def plan_cohorts(
                 raise
             plan.skipped[f"{entity}/*"] = error.problem
             continue
+        for dataset in catalogue.geo_datasets(entity):  # never dropped silently: said in skipped and notes
+            plan.skipped[f"{entity}/{dataset.id}"] = dataset.reason()
+            plan.notes.append(f"{entity}/{dataset.id}: {dataset.reason()}")
         restrict = wanted if entity == trait and wanted else None
         if restrict:
             _check_known(restrict, cohorts, trait)

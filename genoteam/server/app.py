@@ -153,6 +153,7 @@ def build_server(config: ServerConfig) -> MCPServer:
         text = f"{trait}: {len(lines)} cohorts in the input folder" + (
             ": " + "; ".join(lines) if lines else ""
         )
+        text += "".join(f"\nNot read: {note}" for note in found.unsupported)
         if discover:
             text += f"\nSearched GEO ({found.query}) and TCGA:\n" + "\n".join(
                 candidate_lines(found.discovered)

@@ -105,6 +105,11 @@ def cohorts_for(input_dir: Path, trait: str) -> list[CohortInfo]:
     return [_info(c, trait) for c in cohorts]
 
 
+def unsupported_for(input_dir: Path, trait: str) -> list[str]:
+    """Folders of the trait that are not read, each with why and what to use (GEO DataSets)."""
+    return [f"{d.id}: {d.reason()}" for d in _catalogue(input_dir).geo_datasets(trait)]
+
+
 def downloadable(cohort_id: str) -> bool:
     """Whether a job may fetch this cohort from GEO when the input folder lacks it (GSE ids)."""
     return GEO_SERIES.match(cohort_id.split("_")[0]) is not None

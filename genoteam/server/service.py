@@ -88,19 +88,27 @@ class Service:
 
     def list_cohorts(self, trait: str, discover: bool = False) -> CohortList:
         if not discover:
-            return CohortList(trait=trait, cohorts=catalog.cohorts_for(self.input_dir(), trait))
+            cohorts = catalog.cohorts_for(self.input_dir(), trait)
+            return CohortList(
+                trait=trait, cohorts=cohorts, unsupported=catalog.unsupported_for(self.input_dir(), trait)
+            )
         from genoteam.data.discovery import find_cohorts
         from genoteam.data.overlay import env_offline
 
-        local = []
+        local, unsupported = [], []
         if self.config.input_dir is not None:
             try:
                 local = catalog.cohorts_for(self.config.input_dir, trait)
+                unsupported = catalog.unsupported_for(self.config.input_dir, trait)
             except GenoteamError:  # the trait is not in the input folder: the search may still find it
                 local = []
         found = find_cohorts(trait, cache_dir=self.discovery_cache(), offline=env_offline())
         return CohortList(
-            trait=trait, cohorts=local, query=found.query, discovered=candidates(found.to_dict())
+            trait=trait,
+            cohorts=local,
+            unsupported=unsupported,
+            query=found.query,
+            discovered=candidates(found.to_dict()),
         )
 
     # ---- jobs ------------------------------------------------------------------------------

@@ -145,6 +145,7 @@ def candidate_lines(found: list[Candidate]) -> list[str]:
 class CohortList(Compact):
     trait: str
     cohorts: list[CohortInfo]
+    unsupported: list[str] = Field(default_factory=list)  # e.g. GEO DataSet folders, with what to use
     query: str | None = None  # the GEO search (discover=true)
     discovered: list[Candidate] = Field(default_factory=list)
 
