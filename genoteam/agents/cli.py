@@ -59,8 +59,14 @@ def _run(args: argparse.Namespace) -> int:
     from genoteam.agents.engine import run_team
     from genoteam.agents.llm import load_team_config
 
-    input_dir, request, found = analysis_input(args, request_from_args(args))
     config = load_team_config(args.config)
+    judge = None
+    if args.discover and not config.role("pi").offline:  # the PI's model decides, the rules review
+        from genoteam.agents.cohort_judge import PiCohortJudge
+        from genoteam.agents.llm import ModelClient
+
+        judge = PiCohortJudge(ModelClient(config))
+    input_dir, request, found = analysis_input(args, request_from_args(args), judge)
     bar = tqdm(total=1000, unit="‰", desc=args.trait, bar_format="{l_bar}{bar}| {postfix}")
 
     def progress(fraction: float, message: str) -> None:

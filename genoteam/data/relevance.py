@@ -119,6 +119,56 @@ def trait_mention(names: TraitNames, title: str, summary: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """What the rules find: `hard` problems no judge may overrule (not human, not a series, not an
+    array profile, sample count out of bounds), `soft` ones a judge may (the trait is not named:
+    a model may recognise a synonym), and what is good."""
+
+    hard: tuple[str, ...]
+    soft: tuple[str, ...]
+    good: tuple[str, ...]
+
+
+def assess(candidate: Candidate, names: TraitNames, bounds: SampleBounds) -> Assessment:
+    hard: list[str] = []
+    good: list[str] = []
+    if HUMAN not in candidate.taxon.lower():
+        hard.append(f"not human (samples: {candidate.taxon or 'organism not given'})")
+    if candidate.entry_type != "GSE":
+        series = candidate.reference_series
+        hard.append(
+            f"a GEO DataSet ({candidate.entry_type}), not a series"
+            + (f": use its reference series {series}" if series else "")
+        )
+    kinds = candidate.series_type.lower()
+    if ARRAY in kinds:
+        good.append("expression profiling by array")
+    elif SEQUENCING in kinds:
+        hard.append("sequencing series: its counts are in supplementary files, which genoteam does not read")
+    else:
+        hard.append(f"not an expression profile ({candidate.series_type or 'type not given'})")
+    n = candidate.n_samples
+    if n is None:
+        hard.append("sample count not given")
+    elif n < bounds.minimum:
+        hard.append(f"{n} samples, fewer than {bounds.minimum}")
+    elif n > bounds.maximum:
+        hard.append(f"{n} samples, more than the bound of {bounds.maximum}")
+    else:
+        good.append(f"{n} samples")
+    mention = trait_mention(names, candidate.title, candidate.summary)
+    soft = (
+        [] if mention else [f"the trait ({', '.join(names.phrases())}) is not named in the title or summary"]
+    )
+    if mention:
+        good.append(mention)
+    return Assessment(tuple(hard), tuple(soft), tuple(good))
+
+
+AFTER_DOWNLOAD = "trait in the sample characteristics: checked after download"
+
+
 class RuleJudge:
     """The offline rules of this module's docstring."""
 
@@ -127,42 +177,22 @@ class RuleJudge:
     def __call__(self, candidate: Candidate, names: TraitNames, bounds: SampleBounds) -> Decision:
         if candidate.source == "TCGA":
             return Decision(True, (candidate.summary or "the TCGA cohort matched to the trait",))
-        problems: list[str] = []
-        good: list[str] = []
-        if HUMAN not in candidate.taxon.lower():
-            problems.append(f"not human (samples: {candidate.taxon or 'organism not given'})")
-        if candidate.entry_type != "GSE":
-            series = candidate.reference_series
-            problems.append(
-                f"a GEO DataSet ({candidate.entry_type}), not a series"
-                + (f": use its reference series {series}" if series else "")
-            )
-        kinds = candidate.series_type.lower()
-        if ARRAY in kinds:
-            good.append("expression profiling by array")
-        elif SEQUENCING in kinds:
-            problems.append(
-                "sequencing series: its counts are in supplementary files, which genoteam does not read"
-            )
-        else:
-            problems.append(f"not an expression profile ({candidate.series_type or 'type not given'})")
-        n = candidate.n_samples
-        if n is None:
-            problems.append("sample count not given")
-        elif n < bounds.minimum:
-            problems.append(f"{n} samples, fewer than {bounds.minimum}")
-        elif n > bounds.maximum:
-            problems.append(f"{n} samples, more than the bound of {bounds.maximum}")
-        else:
-            good.append(f"{n} samples")
-        mention = trait_mention(names, candidate.title, candidate.summary)
-        if mention is None:
-            problems.append(f"the trait ({', '.join(names.phrases())}) is not named in the title or summary")
-        else:
-            good.append(mention)
-        if problems:
-            return Decision(False, tuple(problems))
-        return Decision(True, (*good, "trait in the sample characteristics: checked after download"))
+        found = assess(candidate, names, bounds)
+        if found.hard or found.soft:
+            return Decision(False, found.hard + found.soft)
+        return Decision(True, (*found.good, AFTER_DOWNLOAD))
+
+
+def reviewed(
+    judge_name: str, include: bool, reason: str, candidate: Candidate, names: TraitNames, bounds: SampleBounds
+) -> Decision:
+    """A judge's decision after the rules' review: a hard problem overrules an include (said so)."""
+    found = assess(candidate, names, bounds)
+    if include and found.hard:
+        return Decision(False, (reason, "overruled by the rules: " + "; ".join(found.hard)), judge_name)
+    if include:
+        return Decision(True, (reason, *found.good, AFTER_DOWNLOAD), judge_name)
+    return Decision(False, (reason,), judge_name)
 
 
 def decide_all(

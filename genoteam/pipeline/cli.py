@@ -55,11 +55,11 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def analysis_input(
-    args: argparse.Namespace, request: AnalysisRequest
+    args: argparse.Namespace, request: AnalysisRequest, judge=None
 ) -> tuple[Path, AnalysisRequest, object]:
     """The input folder and request to run: --input as given, or (--discover) the cache's
     GenoTEX-layout folder with the discovered cohorts, the request restricted to them, and the
-    discovery record."""
+    discovery record. `judge` decides about each candidate (default: the offline rules)."""
     if not args.discover:
         if args.input is None:
             raise GenoteamError(
@@ -77,6 +77,7 @@ def analysis_input(
         cache_dir=args.cache,
         offline=env_offline(),
         progress=lambda message: print(message, flush=True),
+        judge=judge,
     )
     wanted = restrict_to_discovered(request.cohorts, found)
     return found.input_dir, request.model_copy(update={"cohorts": wanted, "discover": True}), found
