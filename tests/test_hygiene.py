@@ -69,6 +69,16 @@ def test_tests_do_not_edit_sys_path():
     assert offenders == [], f"import helpers as tests.<area>.<module> instead: {offenders}"
 
 
+def test_tests_do_not_load_modules_by_file_path():
+    offenders = [
+        _where(path, call)
+        for path, tree in _sources(TESTS)
+        for call in _calls(tree)
+        if _dotted(call.func).endswith("spec_from_file_location")
+    ]
+    assert offenders == [], f"import the helper as tests.<area>.<module> instead: {offenders}"
+
+
 def test_every_test_folder_is_a_package():
     folders = {path.parent for path in TESTS.rglob("test_*.py")} | {TESTS}
     missing = sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").is_file())

@@ -62,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cache", type=Path, default=None, help=f"cache folder (default {default_cache_dir()})"
     )
     find.add_argument("--offline", action="store_true", help="use the cache only, never the network")
+    find.add_argument("--task-info", type=Path, default=None, help="task file whose entry may list synonyms")
     find.add_argument("--json", action="store_true", help="print the decisions as JSON")
     find.set_defaults(func=run_find)
 
@@ -102,14 +103,14 @@ def run_catalogue(args: argparse.Namespace) -> int:
 
 
 def run_find(args: argparse.Namespace) -> int:
-    from genoteam.data.discovery import describe, download_cohorts, find_cohorts
+    from genoteam.data.discovery import describe, download_cohorts, find_cohorts, task_synonyms
     from genoteam.data.overlay import env_offline
     from genoteam.data.xena import load_manifest
 
     offline = args.offline or env_offline()
     found = find_cohorts(
         args.trait,
-        synonyms=args.synonym,
+        synonyms=[*args.synonym, *task_synonyms(args.task_info, args.trait)],
         max_cohorts=args.max_cohorts,
         bounds=SampleBounds(args.min_samples, args.max_samples),
         cache_dir=args.cache,

@@ -112,6 +112,22 @@ def trait_names(trait: str, synonyms: Iterable[str] = ()) -> TraitNames:
     return TraitNames(trait, tuple(extra))
 
 
+def task_synonyms(task_info: str | os.PathLike[str] | None, trait: str) -> list[str]:
+    """The trait's other names from a task file (`{"<Trait>": {"synonyms": [...]}}`), when it has any."""
+    if not task_info:
+        return []
+    import json
+
+    try:
+        entry = json.loads(Path(task_info).read_text()).get(trait, {})
+    except (OSError, json.JSONDecodeError, AttributeError) as error:
+        raise GenoteamError(
+            f"task file {task_info} is unreadable ({error})", "pass a GenoTEX task_info.json"
+        ) from error
+    synonyms = entry.get("synonyms", []) if isinstance(entry, dict) else []
+    return [str(s) for s in synonyms] if isinstance(synonyms, list) else []
+
+
 def search_term(names: TraitNames) -> str:
     """The gds query: any of the names, human series of expression profiles."""
     either = " OR ".join(f"({' AND '.join(p.split())})" for p in names.phrases())

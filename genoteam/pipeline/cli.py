@@ -51,6 +51,12 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
         "cache and analyse them (offline: GENOTEAM_OFFLINE=1 answers from the cache)",
     )
     parser.add_argument("--max-cohorts", type=int, default=5, help="with --discover: at most N GEO series")
+    parser.add_argument(
+        "--synonym",
+        action="append",
+        default=[],
+        help="with --discover: another name of the trait (repeatable)",
+    )
     parser.add_argument("--cache", type=Path, default=None, help="with --discover: the download cache folder")
 
 
@@ -68,11 +74,12 @@ def analysis_input(
         return args.input, request, None
     if args.input is not None:
         raise GenoteamError("--input and --discover exclude each other", "drop one of them")
-    from genoteam.data.discovery import discover_and_download, restrict_to_discovered
+    from genoteam.data.discovery import discover_and_download, restrict_to_discovered, task_synonyms
     from genoteam.data.overlay import env_offline
 
     found = discover_and_download(
         request.trait,
+        synonyms=[*args.synonym, *task_synonyms(args.task_info, request.trait)],
         max_cohorts=args.max_cohorts,
         cache_dir=args.cache,
         offline=env_offline(),

@@ -173,3 +173,32 @@ def test_tcga_cohorts_by_the_domain_rules():
     assert tcga_folder_for("Cholangiocarcinoma") == CHOL
     assert tcga_folder_for("Psoriasis") is None
     assert "renal clear cell carcinoma" in trait_names(KIDNEY).phrases()
+
+
+def test_a_file_over_the_size_bound_is_refused_before_it_is_read(services, env):
+    bounded = DownloadPolicy(timeout_s=5.0, attempts=3, backoff_s=0.01, max_bytes=100_000)
+    with pytest.raises(GenoteamError, match=r"HiSeqV2_PANCAN.gz is 3,855,033 bytes, over the download bound"):
+        fetch_xena_cohort(CHOL, cache_dir=env, policy=bounded)
+    path = "/xena/TCGA.CHOL.sampleMap/HiSeqV2_PANCAN.gz"
+    assert sum(1 for _, p, _, _ in services.log if p == path) == 1  # final: not retried
+    assert not (env / "refs" / "xena").exists() and not list((env / "tmp").glob("partial-*"))
+
+
+def test_synonyms_from_the_task_file_widen_the_search(services, env, tmp_path, capsys):
+    trait = "Clear_Cell_Kidney_Tumour"  # not how GSE781 is described
+    assert main(["find-cohorts", "--trait", trait, "--json"]) == 3
+    assert json.loads(capsys.readouterr().out)["cohorts"] == []
+    task = tmp_path / "task_info.json"
+    task.write_text(
+        json.dumps(
+            {trait: {"related_genes": [], "conditions": [], "synonyms": ["Renal Clear Cell Carcinoma"]}}
+        )
+    )
+    assert main(["find-cohorts", "--trait", trait, "--task-info", str(task), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (
+        "renal clear cell carcinoma" in record["names"]
+        and "(renal AND clear AND cell AND carcinoma)" in record["query"]
+    )
+    (gse781,) = [c for c in record["cohorts"] if c["cohort"] == "GSE781"]
+    assert gse781["include"] and "names 'renal clear cell carcinoma' in the summary" in gse781["reasons"]

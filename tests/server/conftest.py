@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from genoteam.server.config import ServerConfig
+from tests.data.geo_server import geo_server  # noqa: F401 (fixture: the loopback GEO server)
 from tests.data.public_services import env, services  # noqa: F401 (fixtures: the loopback NCBI/GEO/Xena)
 from tests.server.mcp_server_procs import ENGINES_DIR, step_engine_env
 

@@ -3,9 +3,7 @@ loopback GEO server into <workspace>/geo_cache (once) and run the reference engi
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -19,19 +17,6 @@ from genoteam.toolkit.errors import GenoteamError
 
 TRAIT = "Kidney_Clear_Cell_Carcinoma"
 SOFT = "GSE781_family.soft.gz"
-
-
-def _load_geo_server_fixture():
-    """The loopback GEO server of tests/data/conftest.py (one server implementation for all tests)."""
-    path = Path(__file__).resolve().parents[1] / "data" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("genoteam_tests_geo_server", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module.geo_server
-
-
-geo_server = _load_geo_server_fixture()
 
 
 @pytest.fixture
