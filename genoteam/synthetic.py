@@ -77,6 +77,7 @@ class SynthConfig:
     multi_gene_probe_fraction: float = 0.03
     control_probe_fraction: float = 0.02
     extra_clinical_fraction: float = 0.05  # TCGA clinical rows without expression, as in Xena
+    decimals: int = 4  # decimals of written expression values; real Xena/GEO files carry ~12
 
     def resolved(self) -> SynthConfig:
         """Validated copy with the derived counts filled in."""
@@ -271,17 +272,17 @@ def simulate_expression(
 # ----------------------------------------------------------------------------- writing helpers
 
 
-def _fmt_rows(values: np.ndarray) -> Iterator[str]:
-    """'v1\tv2...' per row with 4 decimals (one C-level % per row: several times faster than
-    formatting each number in Python)."""
-    fmt = "\t".join(["%.4f"] * values.shape[1])
+def _fmt_rows(values: np.ndarray, decimals: int = 4) -> Iterator[str]:
+    """'v1\tv2...' per row with `decimals` decimals (one C-level % per row: several times faster
+    than formatting each number in Python)."""
+    fmt = "\t".join([f"%.{decimals}f"] * values.shape[1])
     for row in values.tolist():
         yield fmt % tuple(row)
 
 
-def _column_template(labels: list[str]) -> str:
+def _column_template(labels: list[str], decimals: int = 4) -> str:
     """'label\t%.4f\n' for every label: one % with a column of values gives a whole SOFT table."""
-    return "".join(f"{label.replace('%', '%%')}\t%.4f\n" for label in labels)
+    return "".join(f"{label.replace('%', '%%')}\t%.{decimals}f\n" for label in labels)
 
 
 @contextmanager
@@ -444,7 +445,7 @@ def write_series_matrix(
             out.write(f'"ID_REF"\t{quoted(design.ids)}\n')
             for start in range(0, len(platform.probe_ids), WRITE_CHUNK):
                 ids = platform.probe_ids[start : start + WRITE_CHUNK]
-                rows = _fmt_rows(values[start : start + WRITE_CHUNK])
+                rows = _fmt_rows(values[start : start + WRITE_CHUNK], config.decimals)
                 out.write("".join(f'"{pid}"\t{row}\n' for pid, row in zip(ids, rows, strict=True)))
             out.write("!series_matrix_table_end\n")
 
@@ -474,7 +475,7 @@ def write_family_soft(
     text = _series_text(gse, config)
     fields = [_geo_sample_fields(design, style, i) for i in range(len(design.ids))]
     n_probes = len(platform.probe_ids)
-    template = _column_template(platform.probe_ids)
+    template = _column_template(platform.probe_ids, config.decimals)
 
     def write(tmp: Path) -> None:
         with _gz_writer(tmp) as out:
@@ -578,14 +579,16 @@ def tcga_barcodes(
     return ids, np.array(trait), np.array(site)
 
 
-def write_tcga_genes(path: Path, genes: list[str], ids: list[str], values: np.ndarray) -> None:
+def write_tcga_genes(
+    path: Path, genes: list[str], ids: list[str], values: np.ndarray, decimals: int = 4
+) -> None:
     """Xena HiSeqV2_PANCAN: 'sample' header, genes in rows, samples in columns."""
 
     def write(tmp: Path) -> None:
         with _gz_writer(tmp) as out:
             out.write("sample\t" + "\t".join(ids) + "\n")
             for start in range(0, len(genes), WRITE_CHUNK):
-                rows = _fmt_rows(values[start : start + WRITE_CHUNK])
+                rows = _fmt_rows(values[start : start + WRITE_CHUNK], decimals)
                 out.write(
                     "".join(
                         f"{g}\t{row}\n"
@@ -752,7 +755,9 @@ def generate_tcga(
     folder = out / "TCGA" / f"TCGA_{config.trait}_({config.tcga_code})"
     folder.mkdir(parents=True, exist_ok=True)
     code = config.tcga_code
-    write_tcga_genes(folder / f"TCGA.{code}.sampleMap_HiSeqV2_PANCAN.gz", model.genes, ids, genes_x)
+    write_tcga_genes(
+        folder / f"TCGA.{code}.sampleMap_HiSeqV2_PANCAN.gz", model.genes, ids, genes_x, config.decimals
+    )
     rows = [
         _clinical_row(
             sid,

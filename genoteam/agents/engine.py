@@ -32,6 +32,7 @@ from genoteam.agents.pi import parse_survey, survey_cell
 from genoteam.agents.records import TaskRecord
 from genoteam.agents.setup_cells import cohort_setup, statistics_setup, table_path
 from genoteam.data.catalogue import CohortCatalogue
+from genoteam.pipeline.admission import estimate_cohort, refusal
 from genoteam.pipeline.api import (
     AnalysisRequest,
     AnalysisResult,
@@ -49,6 +50,8 @@ from genoteam.pipeline.results import (
     recorded_outcomes,
 )
 from genoteam.sandbox import SessionSpec, hostfs, open_session
+from genoteam.sandbox.api import SandboxLimits
+from genoteam.sandbox.local_backend import parse_size
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import OutputLayout
 
@@ -114,8 +117,10 @@ class TeamRun:
         seed_memory: bool = True,
         sandbox_image: str | None = None,
         stage: str = "all",
+        sandbox_limits: SandboxLimits | None = None,
     ) -> None:
         self.request = request
+        self.sandbox_limits = sandbox_limits or SandboxLimits()
         self.input_dir = Path(input_dir).resolve()
         self.output_dir = Path(output_dir).resolve()
         self.sandbox = sandbox
@@ -187,6 +192,7 @@ class TeamRun:
             input_dirs=inputs,
             job_id=self.state.job_id,
             writable_subdirs=SANDBOX_SUBDIRS,
+            limits=self.sandbox_limits,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the local backend warns loudly; the choice is recorded instead
@@ -291,6 +297,22 @@ class TeamRun:
             f"usable ({', '.join(done) or 'none'}); no association was tested. Raise max_cost_usd and run again.",
         )
 
+    def _refused_for_memory(self, task: CohortTask) -> CohortOutcome | None:
+        """An out_of_memory outcome, before any sandbox starts, for a cohort whose estimated need
+        exceeds the sandbox's memory limit (pipeline/admission.py); None when it fits."""
+        limit = self.sandbox_limits.memory
+        why = refusal(
+            estimate_cohort(task.cohort),
+            parse_size(limit),
+            f"the sandbox memory limit ({limit})",
+            "run it with a larger sandbox memory limit, or with the reference engine on a machine that has it",
+        )
+        if why is None:
+            return None
+        self.state.task_errors[task.task_id] = why
+        self.progress.report(f"{task.task_id}: {why}")
+        return CohortOutcome(cohort=task.output_id, trait=task.entity, usable=False, error=why)
+
     def _preprocess(self, task: CohortTask) -> CohortOutcome:
         if self.state.budget_exhausted:  # the job is stopping: later cohorts are not started
             return CohortOutcome(
@@ -299,6 +321,9 @@ class TeamRun:
                 usable=False,
                 error=f"not run: {self.state.budget_exhausted}",
             )
+        refused = self._refused_for_memory(task)
+        if refused is not None:
+            return refused
         owner = OWNER_OF[task.source]
         self._assign(owner, task.task_id, task.source.lower(), task.output_id, task.entity)
         started = time.monotonic()
@@ -497,13 +522,16 @@ def run_team(
     stage: Stage = "all",
     authoring: str | None = None,
     prefer_learned: bool | None = None,
+    sandbox_limits: SandboxLimits | None = None,
 ) -> AnalysisResult:
     """Answer (trait, condition) with the agent team; see the module docstring for the settings.
 
     stage "preprocess" stops after the cohorts (status "preprocessed"); "statistics" runs only the
     statistician on cohorts already under output_dir/preprocess (the MCP server copies them there).
     seed_memory=False leaves the shipped snippets out of code memory (benchmarks of learning).
-    authoring ("shipped" | "model-first") and prefer_learned override the team config's values."""
+    authoring ("shipped" | "model-first") and prefer_learned override the team config's values.
+    sandbox_limits: the sessions' limits (default SandboxLimits(): 4g); a cohort estimated to need
+    more memory than its session may use is refused before it starts (out_of_memory)."""
     env_task_info = os.environ.get("GENOTEAM_TASK_INFO")
     config = config or load_team_config()
     overrides = {"authoring": authoring, "prefer_learned": prefer_learned}
@@ -523,5 +551,6 @@ def run_team(
         seed_memory=seed_memory,
         sandbox_image=sandbox_image or os.environ.get("GENOTEAM_SANDBOX_IMAGE") or None,
         stage=stage,
+        sandbox_limits=sandbox_limits,
     )
     return run.run()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from genoteam.data.catalogue import Cohort, CohortCatalogue
+from genoteam.pipeline.admission import CohortSize, estimate_cohort, memory_limit_bytes, refusal
 from genoteam.pipeline.api import (
     AnalysisRequest,
     AnalysisResult,
@@ -25,6 +26,7 @@ from genoteam.pipeline.api import (
     Stage,
 )
 from genoteam.pipeline.cohorts import CohortPlan, CohortTask, plan_cohorts
+from genoteam.pipeline.parallel import run_in_parallel, worker_count
 from genoteam.pipeline.results import (
     answered_result,
     insufficient_result,
@@ -138,23 +140,83 @@ def planned_cohorts(request: AnalysisRequest, catalogue: CohortCatalogue, survey
     return plan_cohorts(catalogue, request.trait, request.condition, request.cohorts, survey)
 
 
+def _outcome_in_worker(
+    task: CohortTask, output_root: Path, part: GeoSeries | None, symbol_policy: str
+) -> CohortOutcome:
+    """_outcome in a worker process, from the series part the parent's survey already read (one
+    parse per series); only the outcome travels back (the tables stay on disk)."""
+    survey = HostSurvey()
+    if part is not None:
+        survey.cohorts[Path(task.cohort.path)] = {task.output_id: part}
+    return _outcome(task, output_root, survey, symbol_policy)[0]
+
+
+def _refused(plan: CohortPlan) -> tuple[list[CohortSize | None], dict[int, str]]:
+    """Each task's size estimate, and the tasks refused because they cannot fit at all."""
+    sizes = [estimate_cohort(task.cohort) for task in plan.tasks]
+    limit = memory_limit_bytes()
+    refused = {}
+    for i, size in enumerate(sizes):
+        why = refusal(size, limit, "this machine", "run it on a machine with more memory")
+        if why:
+            refused[i] = why
+    return sizes, refused
+
+
 def preprocess_all(
     plan: CohortPlan,
     output_root: Path,
-    progress: Callable[[str], None],
+    progress: Callable[[str, bool], None],
     survey: HostSurvey,
     tables: LinkedTables | None = None,
     symbol_policy: str = DEFAULT_SYMBOL_POLICY,
 ) -> list[CohortOutcome]:
-    """Preprocess the planned cohorts one after the other; a failure stays with its cohort."""
-    outcomes: list[CohortOutcome] = []
-    for task in plan.tasks:
-        progress(f"preprocessing {task.task_id}")
-        outcome, result = _outcome(task, output_root, survey, symbol_policy)
-        outcomes.append(outcome)
-        if tables is not None and result is not None:
-            tables.add([result])
-    return outcomes
+    """Preprocess the planned cohorts, side by side when they are large enough to gain from it
+    (pipeline/parallel.py), else one after the other; a failure stays with its cohort, and a
+    cohort that cannot fit in memory is refused before it starts (out_of_memory)."""
+    tasks = plan.tasks
+    sizes, refused = _refused(plan)
+    outcomes: dict[int, CohortOutcome] = {}
+    for i, why in refused.items():
+        outcomes[i] = CohortOutcome(cohort=tasks[i].output_id, trait=tasks[i].entity, usable=False, error=why)
+        progress(f"{tasks[i].task_id} refused: {why}", True)
+    runnable = [i for i in range(len(tasks)) if i not in refused]
+    workers = worker_count([sizes[i] for i in runnable])
+    if workers <= 1:
+        for i in runnable:
+            progress(f"preprocessing {tasks[i].task_id}", False)
+            outcomes[i], result = _outcome(tasks[i], output_root, survey, symbol_policy)
+            if tables is not None and result is not None:
+                tables.add([result])
+            progress(f"{tasks[i].task_id} done", True)
+        return [outcomes[i] for i in range(len(tasks))]
+    jobs, queued = [], []
+    for i in runnable:
+        try:
+            part = None if tasks[i].source == "TCGA" else survey.take(tasks[i].cohort, tasks[i].output_id)
+        except Exception:  # the series could not be read: _outcome words the failure
+            outcomes[i] = _outcome(tasks[i], output_root, survey, symbol_policy)[0]
+            progress(f"{tasks[i].task_id} done", True)
+            continue
+        jobs.append((tasks[i], output_root, part, symbol_policy))
+        queued.append(i)
+
+    def died(j: int, error: BaseException) -> CohortOutcome:
+        task = tasks[queued[j]]
+        why = f"the worker preprocessing it died ({type(error).__name__}: {error}); it may have run out of memory"
+        return CohortOutcome(cohort=task.output_id, trait=task.entity, usable=False, error=why)
+
+    results = run_in_parallel(
+        _outcome_in_worker,
+        jobs,
+        [sizes[i] for i in queued],
+        workers,
+        lambda j: progress(f"preprocessing {tasks[queued[j]].task_id} (up to {workers} at once)", False),
+        lambda j, outcome: progress(f"{tasks[queued[j]].task_id} done", True),
+        died,
+    )
+    outcomes.update(zip(queued, results, strict=True))
+    return [outcomes[i] for i in range(len(tasks))]
 
 
 def run_reference(
@@ -179,11 +241,11 @@ def run_reference(
     n_total = max(1, len(plan.tasks) if plan else 1)
     done = 0
 
-    def step(message: str) -> None:
+    def step(message: str, finished: bool) -> None:
         nonlocal done
+        done += finished
         if progress:
             progress(min(done / (n_total + 1), 0.95), message)
-        done += 1
 
     tables = LinkedTables(request)
     if plan is None:

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from genoteam.data.catalogue import CohortCatalogue
-from genoteam.pipeline.reference import preprocess_cohort
+from genoteam.pipeline.api import AnalysisRequest
+from genoteam.pipeline.reference import HostSurvey, planned_cohorts, preprocess_task
 from genoteam.synthetic import SynthConfig, generate
 from genoteam.toolkit.cohort_info import cohort_order_key
 from genoteam.toolkit.stats.questions import answer_question
@@ -160,15 +161,18 @@ def tied_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_shuffled_completion_orders_give_one_answer(tied_inputs: Path, tmp_path: Path) -> None:
     trait = SynthConfig.trait
-    cohorts = CohortCatalogue(tied_inputs).cohorts_for_trait(trait)
-    assert len(cohorts) == 3
+    catalogue = CohortCatalogue(tied_inputs)
+    n_tasks = len(planned_cohorts(AnalysisRequest(trait=trait), catalogue, HostSurvey()).tasks)
+    assert n_tasks == 3
+    orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0]]  # each cohort finishes first once
     answers = set()
     files = set()
-    orders = [cohorts, cohorts[::-1], cohorts[1:] + cohorts[:1]]  # each cohort finishes first once
     for n, order in enumerate(orders):
         out = tmp_path / f"run{n}"
-        for cohort in order:  # cohorts finish in this order
-            preprocess_cohort(cohort, trait, out)
+        survey = HostSurvey()
+        tasks = planned_cohorts(AnalysisRequest(trait=trait), catalogue, survey).tasks
+        for i in order:  # cohorts finish in this order
+            preprocess_task(tasks[i], out, survey)
         info_path = out / "preprocess" / trait / "cohort_info.json"
         info = json.loads(info_path.read_text())
         assert len({r["sample_size"] for r in info.values()}) == 1, info  # a real tie
@@ -178,4 +182,4 @@ def test_shuffled_completion_orders_give_one_answer(tied_inputs: Path, tmp_path:
     assert len(files) == 1  # the same cohort_info.json bytes whatever finished first
     assert len(answers) == 1
     ((cohort, genes),) = answers
-    assert cohort == min((c.output_id for c in cohorts), key=cohort_order_key) and genes
+    assert cohort == min((t.output_id for t in tasks), key=cohort_order_key) and genes

@@ -1,0 +1,472 @@
+"""Real-data speed and memory: whole processes on CHOL, real-like (12-digit) synthetic cohorts,
+cohorts in parallel, the GenoTEX procedure before and after its per-fold caching, the CSV writer,
+and the memory admission of a 20,000 x 6,000 cohort.
+
+    python3 benchmarks/bench_speed.py                      # every part, rewrites its RESULTS.md section
+    python3 benchmarks/bench_speed.py --parts chol csv     # some parts, printed only (add --write)
+    python3 benchmarks/bench_speed.py --before DIR         # DIR: a checkout of the previous genoteam/
+
+Every case runs in a fresh child process; wall, CPU (user + system) and peak RSS are the child's
+own from os.wait4, interpreter start and imports included. Team runs use the Docker sandbox;
+their peak memory is the largest RSS sampled every 0.2 s in the sandbox containers' cgroups
+(cgroup v1 memory.stat total_rss), beside the host process's own. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _results import write_section  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+CHOL_DIR = SHARED / "input" / "TCGA" / "TCGA_Bile_Duct_Cancer_(CHOL)"
+TRAIT, CODE, SEED, GENES = "Kidney_Clear_Cell_Carcinoma", "KIRC", 11, 20000
+
+
+# ----------------------------------------------------------------------------- child side
+def child_generate(kind: str, samples: str, n_geo: str, out: str) -> dict[str, Any]:
+    from genoteam.synthetic import SynthConfig, generate
+
+    config = SynthConfig(
+        n_genes=GENES,
+        n_samples=int(samples),
+        seed=SEED,
+        kind=kind,
+        trait=TRAIT,
+        tcga_code=CODE,
+        n_geo_cohorts=int(n_geo),
+        n_trait_genes=200,
+        n_age_genes=50,
+        n_gender_genes=50,
+        decimals=12,  # real Xena and GEO files carry ~12 significant digits
+    )
+    generate(config, Path(out))
+    return {}
+
+
+def child_reference(input_dir: str, trait: str, output_dir: str, method: str) -> dict[str, Any]:
+    from genoteam.pipeline.api import AnalysisRequest
+    from genoteam.pipeline.reference import run_reference
+
+    result = run_reference(AnalysisRequest(trait=trait, method=method), Path(input_dir), Path(output_dir))
+    return _summary(result)
+
+
+def child_statistics(preprocess_root: str, trait: str, method: str) -> dict[str, Any]:
+    """Only the statistics (cohort selection + method) on an already preprocessed folder."""
+    from genoteam.toolkit.stats.questions import answer_question
+
+    t0 = time.process_time()
+    answer = answer_question(Path(preprocess_root), trait, method=method)
+    return {"genes": list(answer.significant["Variable"]), "stats_cpu": time.process_time() - t0}
+
+
+def child_team(input_dir: str, trait: str, output_dir: str) -> dict[str, Any]:
+    from genoteam.agents.engine import run_team
+    from genoteam.agents.llm import TeamConfig
+    from genoteam.pipeline.api import AnalysisRequest
+
+    result = run_team(
+        AnalysisRequest(trait=trait),
+        Path(input_dir),
+        Path(output_dir),
+        sandbox="docker",
+        config=TeamConfig(),
+        memory_path=Path(output_dir).parent / f"{Path(output_dir).name}-memory.sqlite",
+    )
+    return _summary(result)
+
+
+def child_chol_baseline(matrix: str, clinical: str) -> dict[str, Any]:
+    """What a user writes with pandas + numpy: read the matrix and clinical table, tumour/normal
+    from the barcode, the same moderated t with Age and Gender, BH q < 0.05."""
+    import pandas as pd
+
+    from genoteam.toolkit.stats.moderated_t import moderated_t_test  # numpy + scipy.special only
+
+    frame = pd.read_csv(matrix, sep="\t", index_col=0)
+    clin = pd.read_csv(clinical, sep="\t", index_col=0)
+    code = pd.to_numeric(frame.columns.str.rsplit("-", n=1).str[-1].str[:2], errors="coerce")
+    table = frame.T
+    table.insert(0, "Trait", ((code >= 1) & (code <= 9)).astype(float))
+    table.insert(
+        1,
+        "Age",
+        pd.to_numeric(clin["age_at_initial_pathologic_diagnosis"], errors="coerce").reindex(table.index),
+    )
+    table.insert(2, "Gender", (clin["gender"].str.upper() == "MALE").astype(float).reindex(table.index))
+    table = table.dropna(subset=["Age", "Gender"])
+    table = table.loc[:, table.std() > 0]
+    tested = moderated_t_test(table, "Trait", ["Age", "Gender"])
+    return {"genes": int((tested["q_value"] < 0.05).sum()), "samples": len(table)}
+
+
+def _summary(result) -> dict[str, Any]:
+    return {
+        "status": result.status,
+        "selected": result.selected_cohorts,
+        "genes": len(result.significant_genes),
+        "message": result.message[:300],
+    }
+
+
+def child_csv(samples: str) -> dict[str, Any]:
+    """The GenoTEX CSV of a 20,000 x N 12-digit table: pandas to_csv, repr per value (the previous
+    writer: its fixed-point path never applied to 12-digit rows), the current writer; the read."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    from genoteam.toolkit import layout
+
+    rng = np.random.default_rng(1)
+    values = np.round(rng.normal(6.0, 2.5, (int(samples), GENES)), 10)
+    frame = pd.DataFrame(values, columns=[f"G{j}" for j in range(GENES)])
+    out: dict[str, Any] = {}
+    for name, write in [
+        ("pandas to_csv", lambda: frame.to_csv()),
+        (
+            "repr per value",
+            lambda: "".join(
+                f"{i}," + ",".join(map(repr, r)) + "\n" for i, r in enumerate(frame.to_numpy().tolist())
+            ),
+        ),
+        ("genoteam", lambda: layout.frame_to_csv(frame)),
+    ]:
+        t0 = time.process_time()
+        text = write()
+        out[name] = time.process_time() - t0
+    t0 = time.process_time()
+    back = pd.read_csv(io.StringIO(text), index_col=0, low_memory=False)
+    out["read"] = time.process_time() - t0
+    out["exact"] = bool(np.array_equal(back.to_numpy(), values))
+    out["mb"] = len(text) / 1e6
+    return out
+
+
+CHILDREN = {
+    "generate": child_generate,
+    "reference": child_reference,
+    "statistics": child_statistics,
+    "team": child_team,
+    "chol-baseline": child_chol_baseline,
+    "csv": child_csv,
+}
+
+
+# ----------------------------------------------------------------------------- parent side
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    peak_mb: float
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    sandbox_peak_mb: float = 0.0
+
+    def cell(self, sandbox: bool = False) -> str:
+        if self.error:
+            return f"FAILED ({self.error})"
+        text = f"{self.wall:.1f} s wall, {self.cpu:.1f} s CPU, {self.peak_mb:.0f} MB peak"
+        return text + (f", sandbox {self.sandbox_peak_mb:.0f} MB peak" if sandbox else "")
+
+
+class SandboxMemory:
+    """Largest total_rss of any docker container cgroup, sampled every 0.2 s while it runs."""
+
+    ROOT = Path("/sys/fs/cgroup/memory/docker")
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            for stat in self.ROOT.glob("*/memory.stat"):
+                try:
+                    fields = dict(line.split() for line in stat.read_text().splitlines())
+                except (OSError, ValueError):
+                    continue
+                self.peak = max(self.peak, int(fields.get("total_rss", 0)))
+
+    def __enter__(self) -> SandboxMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_child(
+    mode: str, *args: str, log: Path, tree: Path = ROOT, env: dict | None = None, timeout: float = 3600
+) -> Run:
+    result = log.with_suffix(".json")
+    result.unlink(missing_ok=True)
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, str(result), *args]
+    environment = dict(os.environ, PYTHONPATH=str(tree), **(env or {}))
+    t0 = time.perf_counter()
+    with log.open("w") as out, SandboxMemory() as sandbox:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        timer.cancel()
+    run = Run(time.perf_counter() - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    run.sandbox_peak_mb = sandbox.peak / 2**20
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0 or not result.is_file():
+        tail = log.read_text().strip().splitlines()[-1:] or ["no output"]
+        run.error = f"exit {code}: {tail[0][:200]}"
+    else:
+        run.data = json.loads(result.read_text())
+    print(f"  {log.stem}: {run.cell()} {json.dumps(run.data)[:200]}", flush=True)
+    return run
+
+
+def load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def part_chol(work: Path, repeats: int) -> list[str]:
+    matrix = CHOL_DIR / "TCGA.CHOL.sampleMap_HiSeqV2_PANCAN.gz"
+    clinical = CHOL_DIR / "TCGA.CHOL.sampleMap_CHOL_clinicalMatrix"
+    if not matrix.is_file():
+        return ["CHOL: skipped (../shared/data is absent)."]
+    ref, base = [], []
+    for i in range(repeats):  # alternate, so both see the same load
+        ref.append(
+            run_child(
+                "reference",
+                str(SHARED / "input"),
+                "Bile_Duct_Cancer",
+                str(work / f"chol{i}"),
+                "moderated-t",
+                log=work / f"chol-ref{i}.log",
+            )
+        )
+        base.append(run_child("chol-baseline", str(matrix), str(clinical), log=work / f"chol-base{i}.log"))
+    med = {k: statistics.median(getattr(r, k) for r in ref) for k in ("wall", "cpu", "peak_mb")}
+    bmed = {k: statistics.median(getattr(r, k) for r in base) for k in ("wall", "cpu", "peak_mb")}
+    ratios = statistics.median(r.cpu / b.cpu for r, b in zip(ref, base, strict=True))
+    return [
+        f"### TCGA CHOL, whole process (median of {repeats}, alternating runs)",
+        "",
+        "| command | wall | CPU | peak memory | result |",
+        "|---|---|---|---|---|",
+        f"| `genoteam reference --trait Bile_Duct_Cancer` (preprocessing, layout, CV, statistics) | {med['wall']:.1f} s | {med['cpu']:.1f} s | {med['peak_mb']:.0f} MB | {ref[0].data.get('status')}, {ref[0].data.get('genes')} genes |",
+        f"| baseline: pandas + numpy + the same moderated t (Age, Gender) | {bmed['wall']:.1f} s | {bmed['cpu']:.1f} s | {bmed['peak_mb']:.0f} MB | {base[0].data.get('genes')} genes, {base[0].data.get('samples')} samples |",
+        "",
+        f"CPU ratio reference / baseline, median of the pairs: {ratios:.2f}x (goal <= 3x).",
+    ]
+
+
+def part_csv(work: Path) -> list[str]:
+    r = run_child("csv", "2000", log=work / "csv.log")
+    d = r.data
+    if r.error:
+        return [f"CSV: {r.cell()}"]
+    return [
+        f"### GenoTEX CSV of a 2,000 x 20,000 table with 12-digit values ({d['mb']:.0f} MB of text)",
+        "",
+        "| writer | CPU |",
+        "|---|---|",
+        f"| pandas `to_csv` (baseline) | {d['pandas to_csv']:.1f} s |",
+        f"| repr per value (the previous writer on such values) | {d['repr per value']:.1f} s |",
+        f"| genoteam (`layout.csv_parts`, orjson where its text equals repr) | {d['genoteam']:.1f} s |",
+        "",
+        f"Read back with pandas `read_csv`: {d['read']:.1f} s CPU; every float64 bit-exact: {d['exact']}.",
+    ]
+
+
+def _generate(work: Path, name: str, kind: str, samples: int, n_geo: int = 0) -> Path:
+    folder = work / name
+    if not (folder / "truth.json").is_file():
+        gen = run_child("generate", kind, str(samples), str(n_geo), str(folder), log=work / f"gen-{name}.log")
+        if gen.error:
+            raise SystemExit(f"generation of {name} failed: {gen.error}")
+    return folder
+
+
+def part_synthetic(work: Path, sizes: list[int], team: bool, timeout: float) -> list[str]:
+    lines = [
+        "### Synthetic TCGA cohorts, 20,000 genes, 12-digit values (one run each)",
+        "",
+        "| samples | reference (`run_reference`) | agent team (`run_team`, offline, Docker sandbox) |",
+        "|---|---|---|",
+    ]
+    for n in sizes:
+        folder = _generate(work, f"tcga{n}", "tcga", n)
+        ref = run_child(
+            "reference",
+            str(folder),
+            TRAIT,
+            str(work / f"ref{n}"),
+            "moderated-t",
+            log=work / f"ref{n}.log",
+            timeout=timeout,
+        )
+        cell = ref.cell() + f"; {ref.data.get('status')}, {ref.data.get('genes')} genes"
+        team_cell = "not run"
+        if team:
+            t = run_child(
+                "team", str(folder), TRAIT, str(work / f"team{n}"), log=work / f"team{n}.log", timeout=timeout
+            )
+            team_cell = t.cell(sandbox=True) + f"; {t.data.get('status')}, {t.data.get('genes')} genes"
+            if t.data.get("status") != "complete":
+                team_cell += f" ({t.data.get('message', '')[:260]})"
+        lines.append(f"| {n:,} | {cell} | {team_cell} |")
+    return lines
+
+
+def part_parallel(work: Path, samples: int, timeout: float) -> list[str]:
+    folder = _generate(work, f"geo4x{samples}", "geo", samples, n_geo=4)
+    runs = {}
+    for workers in ("1", "2"):
+        runs[workers] = run_child(
+            "reference",
+            str(folder),
+            TRAIT,
+            str(work / f"par{workers}"),
+            "moderated-t",
+            log=work / f"par{workers}.log",
+            env={"GENOTEAM_COHORT_WORKERS": workers},
+            timeout=timeout,
+        )
+    same = runs["1"].data == runs["2"].data
+    return [
+        f"### A trait with 4 GEO cohorts of 20,000 genes x {samples} samples (12-digit values), reference",
+        "",
+        "| cohorts | whole process |",
+        "|---|---|",
+        f"| one after the other (`GENOTEAM_COHORT_WORKERS=1`, baseline) | {runs['1'].cell()} |",
+        f"| 2 at a time (the default on 2 cores) | {runs['2'].cell()} |",
+        "",
+        f"Speed-up {runs['1'].wall / max(runs['2'].wall, 1e-9):.2f}x wall; same result: {same} "
+        f"({runs['2'].data.get('status')}, {runs['2'].data.get('genes')} genes).",
+    ]
+
+
+def part_genotex(work: Path, samples: int, before: Path | None, timeout: float) -> list[str]:
+    folder = _generate(work, f"tcga{samples}", "tcga", samples)
+    pre = work / f"ref{samples}"
+    if not (pre / "preprocess" / TRAIT / "cohort_info.json").is_file():
+        run_child(
+            "reference", str(folder), TRAIT, str(pre), "moderated-t", log=work / "gx-pre.log", timeout=timeout
+        )
+    rows = []
+    for label, tree in [
+        ("before (a fit per penalty)", before),
+        ("after (per-fold work shared by the penalties)", ROOT),
+    ]:
+        if tree is None:
+            rows.append(f"| {label} | not run (pass --before DIR) |")
+            continue
+        r = run_child(
+            "statistics",
+            str(pre / "preprocess"),
+            TRAIT,
+            "genotex",
+            log=work / f"gx-{tree.name}.log",
+            tree=tree,
+            timeout=timeout,
+        )
+        extra = (
+            "" if r.error else f"; statistics {r.data['stats_cpu']:.0f} s CPU, {len(r.data['genes'])} genes"
+        )
+        rows.append(f"| {label} | {r.cell()}{extra} |")
+    return [
+        f"### `--method genotex` on 20,000 genes x {samples:,} samples (statistics only, same preprocessed folder)",
+        "",
+        "| code | whole process |",
+        "|---|---|",
+        *rows,
+    ]
+
+
+def part_oom(work: Path, timeout: float) -> list[str]:
+    folder = _generate(work, "tcga6000", "tcga", 6000)
+    team = run_child(
+        "team", str(folder), TRAIT, str(work / "team6000"), log=work / "team6000.log", timeout=timeout
+    )
+    ref = run_child(
+        "reference",
+        str(folder),
+        TRAIT,
+        str(work / "ref6000"),
+        "moderated-t",
+        log=work / "ref6000.log",
+        timeout=timeout,
+    )
+    return [
+        "### A 20,000 x 6,000 cohort with the default settings",
+        "",
+        "| engine | whole process | result |",
+        "|---|---|---|",
+        f"| agent team (sandbox memory limit 4g) | {team.cell()} | {team.data.get('status')}: {team.data.get('message', '')[:400]} |",
+        f"| reference (this machine's memory) | {ref.cell()} | {ref.data.get('status')}, {ref.data.get('genes')} genes |",
+    ]
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        mode, result, *rest = sys.argv[2:]
+        Path(result).write_text(json.dumps(CHILDREN[mode](*rest)))
+        return 0
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--parts", nargs="+", default=["chol", "csv", "synthetic", "parallel", "genotex", "oom"]
+    )
+    parser.add_argument("--samples", nargs="+", type=int, default=[500, 2000, 5000])
+    parser.add_argument("--no-team", action="store_true", help="skip the agent-team runs")
+    parser.add_argument("--before", type=Path, help="a folder holding the previous genoteam/ package")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/genoteam-bench-speed"))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=1800, help="bound on each child, seconds")
+    parser.add_argument("--write", action="store_true", help="rewrite the RESULTS.md section")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    for part in args.parts:
+        print(f"== {part}", flush=True)
+        started = f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores, load average {load()} at the start"
+        if part == "chol":
+            lines = part_chol(args.work, args.repeats)
+        elif part == "csv":
+            lines = part_csv(args.work)
+        elif part == "synthetic":
+            lines = part_synthetic(args.work, args.samples, not args.no_team, args.timeout)
+        elif part == "parallel":
+            lines = part_parallel(args.work, 500, args.timeout)
+        elif part == "genotex":
+            lines = part_genotex(args.work, 2000, args.before, args.timeout)
+        elif part == "oom":
+            lines = part_oom(args.work, args.timeout)
+        else:
+            raise SystemExit(f"unknown part {part!r}")
+        begin, end = f"<!-- begin speed-{part} -->", f"<!-- end speed-{part} -->"
+        note = f"{started}, {load()} at the end (machine shared with other work: CPU is the steadier figure)."
+        text = "\n".join([begin, *lines[:1], "", note, *lines[1:], end])
+        print(text, flush=True)
+        if args.write:
+            write_section(text, begin, end)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
