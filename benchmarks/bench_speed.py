@@ -302,7 +302,7 @@ def _generate(work: Path, name: str, kind: str, samples: int, n_geo: int = 0) ->
     return folder
 
 
-def part_synthetic(work: Path, sizes: list[int], team: bool, timeout: float) -> list[str]:
+def part_synthetic(work: Path, sizes: list[int], engines: list[str], timeout: float) -> list[str]:
     lines = [
         "### Synthetic TCGA cohorts, 20,000 genes, 12-digit values (one run each)",
         "",
@@ -311,18 +311,19 @@ def part_synthetic(work: Path, sizes: list[int], team: bool, timeout: float) -> 
     ]
     for n in sizes:
         folder = _generate(work, f"tcga{n}", "tcga", n)
-        ref = run_child(
-            "reference",
-            str(folder),
-            TRAIT,
-            str(work / f"ref{n}"),
-            "moderated-t",
-            log=work / f"ref{n}.log",
-            timeout=timeout,
-        )
-        cell = ref.cell() + f"; {ref.data.get('status')}, {ref.data.get('genes')} genes"
-        team_cell = "not run"
-        if team:
+        cell = team_cell = "not run"
+        if "reference" in engines:
+            ref = run_child(
+                "reference",
+                str(folder),
+                TRAIT,
+                str(work / f"ref{n}"),
+                "moderated-t",
+                log=work / f"ref{n}.log",
+                timeout=timeout,
+            )
+            cell = ref.cell() + f"; {ref.data.get('status')}, {ref.data.get('genes')} genes"
+        if "team" in engines:
             t = run_child(
                 "team", str(folder), TRAIT, str(work / f"team{n}"), log=work / f"team{n}.log", timeout=timeout
             )
@@ -434,7 +435,7 @@ def main() -> int:
         "--parts", nargs="+", default=["chol", "csv", "synthetic", "parallel", "genotex", "oom"]
     )
     parser.add_argument("--samples", nargs="+", type=int, default=[500, 2000, 5000])
-    parser.add_argument("--no-team", action="store_true", help="skip the agent-team runs")
+    parser.add_argument("--engines", nargs="+", default=["reference", "team"], help="for --parts synthetic")
     parser.add_argument("--before", type=Path, help="a folder holding the previous genoteam/ package")
     parser.add_argument("--work", type=Path, default=Path("/tmp/genoteam-bench-speed"))
     parser.add_argument("--repeats", type=int, default=5)
@@ -450,7 +451,7 @@ def main() -> int:
         elif part == "csv":
             lines = part_csv(args.work)
         elif part == "synthetic":
-            lines = part_synthetic(args.work, args.samples, not args.no_team, args.timeout)
+            lines = part_synthetic(args.work, args.samples, args.engines, args.timeout)
         elif part == "parallel":
             lines = part_parallel(args.work, 500, args.timeout)
         elif part == "genotex":
