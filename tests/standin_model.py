@@ -56,12 +56,14 @@ class Rule:
     role: str | None = None
     purpose: str | None = None
     unit: str | None = None
+    task: str | None = None  # a part of the task id ("/TCGA", "GSE9900501", "statistics/")
     times: int | None = 1  # None: any number of times
     used: int = 0
 
     def matches(self, request: ScriptedRequest) -> bool:
         return (
             (self.times is None or self.used < self.times)
+            and (self.task is None or self.task in request.task)
             and (self.role is None or self.role == request.role)
             and (self.purpose is None or self.purpose == request.purpose)
             and (self.unit is None or self.unit == request.unit)
@@ -76,11 +78,19 @@ class Script:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(
-        self, reply: Reply | str | Callable, *, role=None, purpose=None, unit=None, times: int | None = 1
+        self,
+        reply: Reply | str | Callable,
+        *,
+        role=None,
+        purpose=None,
+        unit=None,
+        task=None,
+        times: int | None = 1,
     ) -> Script:
+        """Answer the next `times` matching calls with `reply` (first added, first matched)."""
         if isinstance(reply, str):
             reply = Reply(reply)
-        self.rules.append(Rule(reply=reply, role=role, purpose=purpose, unit=unit, times=times))
+        self.rules.append(Rule(reply=reply, role=role, purpose=purpose, unit=unit, task=task, times=times))
         return self
 
     def answer(self, request: ScriptedRequest) -> Reply:
@@ -244,6 +254,11 @@ def prompt_example(request: ScriptedRequest) -> str | None:
     return match.group(1) if match else None
 
 
+def competent_code(request: ScriptedRequest) -> str | None:
+    """Working code for the unit asked about: the prompt's example, else the shipped snippet."""
+    return prompt_example(request) or shipped_code(request.task, request.unit)
+
+
 def competent_model(request: ScriptedRequest) -> Reply:
     """A stand-in that does what the guideline asks: plans advance until the end, writes working code
     for each unit (the prompt's example when it has one, else the shipped snippet, as a model
@@ -254,7 +269,7 @@ def competent_model(request: ScriptedRequest) -> Reply:
             return Reply(json.dumps({"action": "stop", "unit": None, "reason": "all units done"}))
         return Reply(json.dumps({"action": "advance", "unit": facts["next_unit"], "reason": "next in order"}))
     if request.purpose in ("code", "domain_code"):
-        code = prompt_example(request) or shipped_code(request.task, request.unit)
+        code = competent_code(request)
         if code is None:
             return Reply(status=400, text=f"no code known for {request.task}/{request.unit}")
         return Reply(f"```python\n{code}```\n")
@@ -262,7 +277,135 @@ def competent_model(request: ScriptedRequest) -> Reply:
         return Reply(
             json.dumps({"approved": True, "reason": "the code does what the unit asks", "requests": []})
         )
+    if request.purpose == "domain_review":
+        return Reply(
+            json.dumps({"agree": True, "reason": "the chosen fields hold the trait, age and gender"})
+        )
+    if request.purpose == "pi_plan":
+        return Reply(pi_plan_in_order(request))
     return Reply(status=400, text=f"unexpected purpose {request.purpose!r}")
+
+
+def pi_plan_in_order(request: ScriptedRequest) -> str:
+    """The PI's answer that keeps every candidate cohort, in the order offered."""
+    ids = re.findall(r"^- id: (\S+)", request.user_text, re.MULTILINE)
+    return json.dumps(
+        {
+            "cohorts": [
+                {"id": cohort, "relevant": True, "reason": "its samples carry the trait"} for cohort in ids
+            ]
+        }
+    )
+
+
+# -- behaviours of real models, one call each (compose with Script.add(behaviour, unit=..., times=1))
+
+
+def _code(request: ScriptedRequest) -> str:
+    code = competent_code(request)
+    if code is None:
+        raise LookupError(f"no code known for {request.task}/{request.unit}")
+    return code
+
+
+def prose_around(request: ScriptedRequest) -> Reply:
+    """Working code with chatter before and after it, as chat models write."""
+    return Reply(
+        f"Sure! Here is the code for `{request.unit}`. It uses the toolkit functions listed above.\n\n"
+        f"```python\n{_code(request)}```\n\nThis prints the shapes so that you can verify the result."
+    )
+
+
+def python3_fence(request: ScriptedRequest) -> Reply:
+    return Reply(f"```python3\n{_code(request)}```")
+
+
+def code_then_verify(request: ScriptedRequest) -> Reply:
+    """The code, then a second short block 'to verify' (the old parser ran only that one)."""
+    return Reply(
+        f"```python\n{_code(request)}```\nThen verify it:\n```python\nprint(sorted(globals())[:5])\n```"
+    )
+
+
+def tool_call(request: ScriptedRequest) -> Reply:
+    """The code as a tool call's argument instead of a fenced block."""
+    return Reply(tool_calls=[{"name": "run_python", "arguments": {"code": _code(request)}}])
+
+
+def refusal(request: ScriptedRequest) -> Reply:
+    return Reply("I'm sorry, but I can't help with processing patient data.")
+
+
+def empty(request: ScriptedRequest) -> Reply:
+    return Reply("")
+
+
+def truncated(request: ScriptedRequest) -> Reply:
+    """Half the code and no closing fence, cut at max_tokens (finish_reason=length)."""
+    code = _code(request)
+    return Reply(f"```python\n{code[: len(code) // 2]}", finish_reason="length")
+
+
+def slow(seconds: float):
+    """A working reply that takes `seconds` to arrive."""
+
+    def behaviour(request: ScriptedRequest) -> Reply:
+        return Reply(f"```python\n{_code(request)}```", delay_s=seconds)
+
+    return behaviour
+
+
+def reviewer_prose(request: ScriptedRequest) -> Reply:
+    """A verdict in prose, no JSON (it once counted as an approval)."""
+    return Reply("The coefficients look sign-flipped relative to the labels.\n\nFinal Decision: Rejected")
+
+
+def planner_stop(request: ScriptedRequest) -> Reply:
+    """A planner that gives up while required units are pending."""
+    return Reply(json.dumps({"action": "stop", "unit": None, "reason": "this cohort looks unusable"}))
+
+
+def with_code(code: str, prose: str = "Here is the code.") -> Callable[[ScriptedRequest], Reply]:
+    """A reply holding exactly `code` (a wrong name, a wrong shape, hostile code ...)."""
+
+    def behaviour(request: ScriptedRequest) -> Reply:
+        return Reply(f"{prose}\n```python\n{code}```\n")
+
+    return behaviour
+
+
+def edited(
+    transform: Callable[[str], str], prose: str = "Here is the code."
+) -> Callable[[ScriptedRequest], Reply]:
+    """The competent code, changed by `transform` (e.g. a sign flip or a transposed table appended)."""
+
+    def behaviour(request: ScriptedRequest) -> Reply:
+        return Reply(f"{prose}\n```python\n{transform(_code(request))}```\n")
+
+    return behaviour
+
+
+# Mistakes real models made writing units from the prompts alone (see docs/agents.md)
+WRONG_NAME = with_code(
+    "from genoteam.toolkit.tcga import load_tcga_cohort\nclinical, genes = load_tcga_cohort(cohort_dir)\n"
+)
+WRONG_UNPACK = with_code(
+    "from genoteam.toolkit.tcga import find_tcga_files, read_tcga_clinical, read_tcga_genes\n"
+    "clinical_path, genes_path = find_tcga_files(cohort_dir)\n"
+)
+TUPLE_BINDING = with_code(  # forgets that normalize_gene_symbols returns (table, report)
+    "from genoteam.toolkit.symbols import normalize_gene_symbols\ngene_data = normalize_gene_symbols(gene_data)\n"
+    "print(type(gene_data))\n"
+)
+TRANSPOSED = edited(
+    lambda code: code + "gene_data = gene_data.T\nwrite_gene_data(output_root, trait, cohort, gene_data)\n"
+)
+FLIPPED_LABELS = edited(
+    lambda code: code.replace(
+        "clinical_df = tcga_clinical.features\n",
+        "clinical_df = tcga_clinical.features\nclinical_df.loc[trait] = 1 - clinical_df.loc[trait]\n",
+    )
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,9 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description="stand-in OpenAI-compatible model on 127.0.0.1")
-    parser.add_argument("--behaviour", choices=("competent",), default="competent")
+    parser.add_argument("--behaviour", choices=("competent", "chatty"), default="competent")
     args = parser.parse_args(argv)
-    with ScriptedModelServer(Script(fallback={"competent": competent_model}[args.behaviour])) as server:
+    script = Script(fallback=competent_model)
+    if args.behaviour == "chatty":  # every code reply wrapped in prose, as chat models answer
+        script.add(prose_around, purpose="code", times=None).add(
+            prose_around, purpose="domain_code", times=None
+        )
+    with ScriptedModelServer(script) as server:
         print(f"api_base={server.api_base}", flush=True)
         try:
             threading.Event().wait()
