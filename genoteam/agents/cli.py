@@ -61,11 +61,10 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_team_config(args.config)
     judge = None
-    if args.discover and not config.role("pi").offline:  # the PI's model decides, the rules review
-        from genoteam.agents.cohort_judge import PiCohortJudge
-        from genoteam.agents.llm import ModelClient
+    if args.discover:  # with a PI model, the model decides and the rules review
+        from genoteam.agents.cohort_judge import configured_judge
 
-        judge = PiCohortJudge(ModelClient(config))
+        judge = configured_judge(config)
     input_dir, request, found = analysis_input(args, request_from_args(args), judge)
     bar = tqdm(total=1000, unit="‰", desc=args.trait, bar_format="{l_bar}{bar}| {postfix}")
 

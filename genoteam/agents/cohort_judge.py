@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-from genoteam.agents.llm import ModelCallError, ModelClient
+from genoteam.agents.llm import ModelCallError, ModelClient, TeamConfig, load_team_config
 from genoteam.agents.prompts import header
 from genoteam.data.relevance import Candidate, Decision, RuleJudge, SampleBounds, TraitNames, reviewed
 
@@ -24,6 +24,13 @@ INSTRUCTIONS = (
     "split by the trait itself (cases and controls, or a measured trait). Answer with one JSON "
     'object and nothing else: {"include": true or false, "reason": "<one sentence>"}.'
 )
+
+
+def configured_judge(config: TeamConfig | None = None) -> PiCohortJudge | None:
+    """The PI model's judge when the team config (file or environment) gives the PI a model;
+    None (the rules decide) when the PI is offline."""
+    config = config or load_team_config()
+    return None if config.role("pi").offline else PiCohortJudge(ModelClient(config))
 
 
 def _parse(text: str) -> tuple[bool, str] | None:

@@ -196,8 +196,11 @@ def discovered_input(spec: JobSpec, job_dir: Path, status: StatusWriter) -> tupl
     """discover=true: the trait's cohorts found by search and downloaded into <workspace>/geo_cache
     (once per workspace), read from the cache's GenoTEX-layout folder; the request is restricted
     to them. Progress messages say what is being searched and downloaded."""
+    from genoteam.agents.cohort_judge import configured_judge  # the PI's model when one is configured
+
     found = discover_and_download(
         spec.request.trait,
+        judge=configured_judge(),
         cache_dir=job_dir.parent.parent / GEO_CACHE_DIR,
         offline=env_offline(),
         progress=lambda message: status.update(message=message),
