@@ -10,6 +10,7 @@ The docker marker rule is enforced at collection by tests/conftest.py.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +18,7 @@ TESTS, BENCHMARKS = ROOT / "tests", ROOT / "benchmarks"
 HELPER = TESTS / "prerequisites.py"
 
 
+@functools.cache  # every rule reads the same trees: parse them once
 def _sources(folder: Path) -> list[tuple[Path, ast.Module]]:
     return [(path, ast.parse(path.read_text(), str(path))) for path in sorted(folder.rglob("*.py"))]
 
