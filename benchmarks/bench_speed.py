@@ -94,7 +94,7 @@ def child_chol_baseline(matrix: str, clinical: str) -> dict[str, Any]:
     from the barcode, the same moderated t with Age and Gender, BH q < 0.05."""
     import pandas as pd
 
-    from genoteam.toolkit.stats.moderated_t import moderated_t_test  # numpy + scipy.special only
+    from genoteam.toolkit.stats.association import moderated_t_test  # numpy + scipy.special only
 
     frame = pd.read_csv(matrix, sep="\t", index_col=0)
     clin = pd.read_csv(clinical, sep="\t", index_col=0)
