@@ -336,6 +336,7 @@ class TeamRun:
                     session.input_mounts["input"],
                     session.work_path,
                     self.input_dir,
+                    self.request.symbol_policy,
                 )
                 spec = TaskSpec(
                     task_id=task.task_id,
@@ -432,6 +433,7 @@ class TeamRun:
                     request.select_by,
                     session.work_path,
                     task_info,
+                    request.genotex_version,
                 )
                 spec = TaskSpec(
                     task_id=task_id,

@@ -20,7 +20,14 @@ def _out(work: str, *parts: str) -> str:
     return "/".join([work.rstrip("/"), *parts])
 
 
-def cohort_setup(task: CohortTask, condition: str | None, input_mount: str, work: str, input_dir) -> str:
+def cohort_setup(
+    task: CohortTask,
+    condition: str | None,
+    input_mount: str,
+    work: str,
+    input_dir,
+    symbol_policy: str = "analyst",
+) -> str:
     entity, cohort = task.entity, task.output_id
     return assignments(
         {
@@ -29,6 +36,7 @@ def cohort_setup(task: CohortTask, condition: str | None, input_mount: str, work
             "cohort": cohort,
             "cohort_dir": _out(input_mount, relative_input(task.cohort, input_dir)),
             "platform": task.platform,
+            "symbol_policy": symbol_policy,
             "output_root": work,
             "out_gene_data_file": _out(work, "preprocess", entity, "gene_data", f"{cohort}.csv"),
             "out_clinical_data_file": _out(work, "preprocess", entity, "clinical_data", f"{cohort}.csv"),
@@ -43,7 +51,13 @@ def table_path(work: str, trait: str, condition: str | None) -> str:
 
 
 def statistics_setup(
-    trait: str, condition: str | None, method: str, select_by: str, work: str, task_info_file: str | None
+    trait: str,
+    condition: str | None,
+    method: str,
+    select_by: str,
+    work: str,
+    task_info_file: str | None,
+    genotex_version: str | None = None,
 ) -> str:
     return assignments(
         {
@@ -53,6 +67,7 @@ def statistics_setup(
             "preprocess_root": _out(work, "preprocess"),
             "method": method,
             "select_by": select_by,
+            "genotex_version": genotex_version,
             "task_info_file": task_info_file,
             "out_significant_file": _out(
                 work, "regress", trait, f"significant_genes_condition_{condition_label(condition)}.json"

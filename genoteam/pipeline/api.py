@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 TRAIT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_'\-]{0,99}$"
 
@@ -24,9 +24,28 @@ class AnalysisRequest(BaseModel):
     method: Literal["moderated-t", "logistic", "genotex"] = "moderated-t"
     select_by: Literal["cv", "known-genes"] = "cv"
     # symbol normalisation and probe collapse (toolkit/symbols.py): the analyst's rules, or GenoTEX's
-    symbol_policy: Literal["analyst", "genotex"] = "analyst"
+    # (genotex-2024: GenoTEX 2024's exact-symbol filter, set by genotex_version 2024)
+    symbol_policy: Literal["analyst", "genotex", "genotex-2024"] = "analyst"
     # find the cohorts by search (GEO E-utilities, UCSC Xena) and download them (data/discovery.py)
     discover: bool = False
+    # reproduce that year's GenoTEX code (toolkit/genotex_versions.py): implies method genotex,
+    # GenoTEX's known-gene penalty rule and that year's symbol policy; None is genoteam's own procedure
+    genotex_version: Literal["2024", "2025"] | None = None
+
+    @model_validator(mode="after")
+    def _genotex_version_fixes_the_procedure(self) -> AnalysisRequest:
+        """A GenoTEX version is GenoTEX's whole procedure: its method, penalty rule and symbols."""
+        if self.genotex_version is None:
+            return self
+        policy = "genotex-2024" if self.genotex_version == "2024" else "genotex"
+        for name, wanted in (("method", "genotex"), ("select_by", "known-genes"), ("symbol_policy", policy)):
+            if name in self.model_fields_set and getattr(self, name) != wanted:
+                raise ValueError(
+                    f"genotex_version {self.genotex_version} runs GenoTEX's procedure ({name} {wanted}); "
+                    f"drop {name}={getattr(self, name)!r} or the version"
+                )
+            setattr(self, name, wanted)
+        return self
 
 
 class CohortOutcome(BaseModel):

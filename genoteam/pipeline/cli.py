@@ -26,22 +26,31 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         choices=["moderated-t", "logistic", "genotex"],
-        default="moderated-t",
+        default=None,
         help="moderated-t (default, limma-style per-gene test), logistic, or genotex (GenoTEX's Lasso/LMM)",
     )
     parser.add_argument(
         "--select-by",
         choices=["cv", "known-genes"],
-        default="cv",
+        default=None,
         help="genotex only: choose the penalty by cross-validated prediction (default) or by overlap "
         "with known trait genes (GenoTEX's own rule, for benchmark comparison only)",
     )
     parser.add_argument(
         "--symbol-policy",
-        choices=["analyst", "genotex"],
-        default="analyst",
+        choices=["analyst", "genotex", "genotex-2024"],
+        default=None,
         help="gene symbols and probe collapse: analyst (default: a measured current symbol keeps its values, "
-        "only unambiguous aliases of unmeasured genes are renamed, probes averaged) or genotex (GenoTEX's rule)",
+        "only unambiguous aliases of unmeasured genes are renamed, probes averaged), genotex (GenoTEX's rule) or "
+        "genotex-2024 (exact current symbols in the file's order; set by --genotex-version 2024)",
+    )
+    parser.add_argument(
+        "--genotex-version",
+        choices=["2024", "2025"],
+        default=None,
+        help="reproduce that year's GenoTEX code (its symbol rule, penalty grid and known-gene penalty "
+        "rule; needs --task-info): 2024 made the first published gold outputs, 2025 is its current code "
+        "(docs/statistics.md)",
     )
     parser.add_argument("--task-info", type=Path, default=None, help="GenoTEX task_info.json (known genes)")
     parser.add_argument(
@@ -96,9 +105,11 @@ def request_from_args(args: argparse.Namespace) -> AnalysisRequest:
             trait=args.trait,
             condition=args.condition,
             cohorts=args.cohorts,
-            method=args.method,
-            select_by=args.select_by,
-            symbol_policy=args.symbol_policy,
+            **{
+                name: value
+                for name in ("method", "select_by", "symbol_policy", "genotex_version")
+                if (value := getattr(args, name, None)) is not None
+            },
         )
     except ValueError as error:
         raise GenoteamError(f"invalid request: {error}", "check --trait/--condition spelling") from error

@@ -234,6 +234,11 @@ def run_reference(
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     catalogue = CohortCatalogue(input_dir)
     task_info = load_task_info(task_info_path) if task_info_path else None
+    if request.genotex_version and task_info is None:
+        raise GenoteamError(
+            f"GenoTEX {request.genotex_version}'s procedure chooses its penalty by the known trait genes",
+            "pass GenoTEX's task file with --task-info (task_info_2024.json for 2024)",
+        )
     survey = HostSurvey()
     plan = planned_cohorts(request, catalogue, survey) if stage != "statistics" else None
     notes = plan.notes if plan else []
@@ -269,6 +274,7 @@ def run_reference(
             select_by=request.select_by,
             task_info=task_info,
             tables=tables.tables,
+            genotex_version=request.genotex_version,
         )
     except GenoteamError as error:
         return insufficient_result(request, outcomes, output_dir, str(error), skipped, notes)

@@ -23,6 +23,7 @@ from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.stats.scale import ScaleDecision, to_log2_scale
 from genoteam.toolkit.symbols import (
     DEFAULT_SYMBOL_POLICY,
+    GENOTEX_POLICIES,
     SYMBOL_POLICY_GENOTEX,
     NormalizationReport,
     check_symbol_policy,
@@ -260,7 +261,7 @@ class GeneTableReport:
 def _scaled(expression: pd.DataFrame, symbol_policy: str) -> tuple[pd.DataFrame, ScaleDecision | None]:
     """The measured values on log2 scale (decided here, before any collapse), or, with GenoTEX's
     policy, as submitted (GenoTEX never transforms; the statistics then judge the gene values)."""
-    if symbol_policy == SYMBOL_POLICY_GENOTEX:
+    if symbol_policy in GENOTEX_POLICIES:
         return expression, None
     return to_log2_scale(expression)
 

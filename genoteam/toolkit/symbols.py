@@ -5,7 +5,7 @@ can only be combined and compared with known genes once every row carries the cu
 official symbol. The table ships with the toolkit (genoteam/toolkit/data, built by
 symbols_build.py), so normalisation needs no network and records its source and version.
 
-Two policies (case-insensitive, deterministic; docs/geo.md):
+Three policies (deterministic; docs/geo.md):
 - "analyst" (the default): a row whose name is a current symbol keeps its own values; an alias
   is renamed only when it names exactly one gene and that gene is not itself measured in the
   table (otherwise renaming would average two distinct measured genes, e.g. HN1 -> NOTCH1);
@@ -15,6 +15,9 @@ Two policies (case-insensitive, deterministic; docs/geo.md):
 - "genotex" (GenoTEX's rule, kept for the GenoTEX-faithful modes): a current symbol maps to
   itself, an alias to its gene, an ambiguous alias to the gene with the lowest Entrez Gene ID,
   unknown rows are dropped, and every row landing on one symbol is averaged.
+- "genotex-2024" (GenoTEX's 2024 code, `--genotex-version 2024`; toolkit/genotex_versions.py):
+  only rows whose name is exactly a current symbol (case included), kept as they are and in the
+  table's row order; nothing renamed or averaged (a repeated name keeps its first row).
 Every rename, drop and merge is returned in the report, with the table's version.
 """
 
@@ -37,13 +40,17 @@ META_PATH = DATA_DIR / "gene_symbols.meta.json"
 
 SYMBOL_POLICY_ANALYST = "analyst"
 SYMBOL_POLICY_GENOTEX = "genotex"
-SYMBOL_POLICIES = (SYMBOL_POLICY_ANALYST, SYMBOL_POLICY_GENOTEX)
+SYMBOL_POLICY_GENOTEX_2024 = "genotex-2024"
+SYMBOL_POLICIES = (SYMBOL_POLICY_ANALYST, SYMBOL_POLICY_GENOTEX, SYMBOL_POLICY_GENOTEX_2024)
+GENOTEX_POLICIES = (SYMBOL_POLICY_GENOTEX, SYMBOL_POLICY_GENOTEX_2024)  # GenoTEX's code: values as submitted
 DEFAULT_SYMBOL_POLICY = SYMBOL_POLICY_ANALYST
 
 # reasons a row is dropped (keys of NormalizationReport.dropped_counts)
 DROP_UNKNOWN = "unknown"
 DROP_AMBIGUOUS = "ambiguous alias"
 DROP_ALIAS_OF_MEASURED = "alias of a measured gene"
+DROP_NOT_EXACT = "not an exact current symbol"
+DROP_REPEATED = "repeated name"
 
 
 @dataclass(frozen=True)
@@ -119,12 +126,14 @@ class NormalizationReport:
 
     def summary(self) -> str:
         counts = self.dropped_counts
+        not_exact = counts.get(DROP_NOT_EXACT, 0)
         return (
             f"{self.rows_in} rows -> {self.genes_out} genes (symbol policy {self.policy}: "
             f"{self.rows_unchanged} kept, {self.rows_renamed} renamed, "
             f"{counts[DROP_ALIAS_OF_MEASURED]} dropped as aliases of measured genes, "
             f"{counts[DROP_AMBIGUOUS]} dropped as ambiguous aliases, {counts[DROP_UNKNOWN]} unknown dropped, "
-            f"{self.rows_merged} merged by averaging); source {self.source}"
+            + (f"{not_exact} not an exact current symbol dropped, " if not_exact else "")
+            + f"{self.rows_merged} merged by averaging); source {self.source}"
         )
 
     def record(self) -> dict:
@@ -222,6 +231,8 @@ def normalize_gene_symbols(
     """
     check_symbol_policy(policy)
     table = table or load_symbol_table()
+    if policy == SYMBOL_POLICY_GENOTEX_2024:
+        return _exact_current_symbols(df, table)
     names = [str(name) for name in df.index]
     if policy == SYMBOL_POLICY_ANALYST:
         targets, dropped, ambiguous = _analyst_targets(names, table)
@@ -256,6 +267,31 @@ def normalize_gene_symbols(
         ambiguous=ambiguous,
     )
     return merged_frame, report
+
+
+def _exact_current_symbols(df: pd.DataFrame, table: SymbolTable) -> tuple[pd.DataFrame, NormalizationReport]:
+    """GenoTEX 2024's symbol step offline (GenoMAS utils_org.py@a37fd66:186-212: an exact-symbol
+    query and no groupby): rows named exactly by a current symbol, values and order untouched."""
+    names = [str(name) for name in df.index]
+    exact = np.array([table.current(name) == name for name in names], dtype=bool)
+    first = ~pd.Index(names).duplicated()
+    keep = exact & first
+    dropped = {n: DROP_NOT_EXACT for n, e in zip(names, exact, strict=True) if not e}
+    dropped |= {n: DROP_REPEATED for n, e, f in zip(names, exact, first, strict=True) if e and not f}
+    report = NormalizationReport(
+        rows_in=len(df),
+        rows_unchanged=int(keep.sum()),
+        rows_renamed=0,
+        rows_dropped_unknown=int((~exact).sum()),
+        genes_out=int(keep.sum()),
+        rows_merged=0,
+        source=table.describe(),
+        dropped_examples=[n for n, r in dropped.items() if r == DROP_NOT_EXACT][:20],
+        policy=SYMBOL_POLICY_GENOTEX_2024,
+        table_version=table.version(),
+        dropped=dropped,
+    )
+    return df[keep], report
 
 
 def _average_duplicates(

@@ -11,7 +11,12 @@ most (precision; 0.1 when none overlaps). That tunes on the answer, so the defau
 R^2 for a continuous one; ties keep the smaller penalty). `select_by="known-genes"` reproduces
 GenoTEX's rule exactly, for comparison with the benchmark; the result records which rule ran.
 Next to the list, selection stability: how often each gene is selected across the CV folds at
-the chosen penalty (and across bootstrap resamples when asked).
+the chosen penalty (and across bootstrap resamples when asked), the hash of the ordered gene
+list the fit saw, the solver's sweep count, and whether the list changes when the columns are
+reversed (at a tiny penalty coordinate descent stops early and the answer depends on order).
+
+`genotex_version` ("2024" or "2025") reproduces that year's GenoTEX code instead: its grid and its
+known-gene penalty rule (genoteam.toolkit.genotex_versions, with the GenoTEX file:line sources).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.genotex_versions import GenotexVersion, gene_list_sha256, genotex_version
 from genoteam.toolkit.stats.design import CLINICAL_COLUMNS
 from genoteam.toolkit.stats.genotex_models import PreparedFit, detect_batch_effect, normalize
 from genoteam.toolkit.stats.selection import condition_genes, known_genes
@@ -64,6 +70,11 @@ class GenotexFit:
     stability_resamples: int
     batch_effect: bool
     notes: list[str] = field(default_factory=list)
+    gene_order_sha256: str = ""  # the ordered gene list the fit saw (genotex_versions.gene_list_sha256)
+    solver_iterations: int = 0  # coordinate-descent sweeps of the final fit
+    column_order: dict = field(default_factory=dict)  # the final fit redone on the reversed columns
+    genotex_version: str | None = None
+    sources: tuple[str, ...] = ()  # where the version's rules come from (GenoTEX file:line)
 
     def significant(self) -> pd.DataFrame:
         """Genes with non-zero coefficients, largest absolute coefficient first (GenoTEX's list)."""
@@ -161,18 +172,24 @@ def cross_validate(
     ]
 
 
-def choose_penalty(runs: list[FoldRun], binary: bool, select_by: str) -> tuple[float, dict, FoldRun]:
-    """The penalty, GenoTEX's cv_performance dict, and the run of the chosen penalty."""
+def choose_penalty(
+    runs: list[FoldRun], binary: bool, select_by: str, version: GenotexVersion | None = None
+) -> tuple[float, dict, FoldRun]:
+    """The penalty, GenoTEX's cv_performance dict, and the run of the chosen penalty.
+
+    known-genes: the best CV selection metric against the known genes (precision in GenoTEX's
+    2025 code, F1 in its 2024 code), ties to the smaller penalty; when that best is 0 the 2025
+    code falls back to 0.1 (the reported selection stays the best run's), the 2024 code has no
+    fallback (every penalty ties: the smallest)."""
     metric = "f1" if binary else "r_squared"
-    best_pred = max(runs, key=lambda r: (r.prediction[metric], -runs.index(r)))  # first best
+    best_pred = max(runs, key=lambda r: (r.prediction[metric], -r.penalty))
     if select_by == "cv":
         return best_pred.penalty, {"prediction": best_pred.prediction}, best_pred
-    # GenoTEX's rule: the first penalty with the highest CV precision against known genes; when
-    # no penalty selects a known gene, 0.1, while the reported selection stays the first run's.
-    best_sel = max(runs, key=lambda r: (r.selection["precision"], -runs.index(r)))
+    rule = version or genotex_version("2025")
+    best_sel = max(runs, key=lambda r: (r.selection[rule.selection_metric], -r.penalty))
     performance = {"prediction": best_pred.prediction, "selection": best_sel.selection}
-    if best_sel.selection["precision"] <= 0:
-        chosen = 0.1
+    if best_sel.selection[rule.selection_metric] <= 0 and rule.fallback_penalty is not None:
+        chosen = rule.fallback_penalty
         return chosen, performance, next((r for r in runs if r.penalty == chosen), best_sel)
     return best_sel.penalty, performance, best_sel
 
@@ -204,10 +221,16 @@ def genotex_regression(
     seed: int = GENOTEX_SEED,
     bootstrap: int = 0,
     model: str | None = None,
+    version: str | None = None,
 ) -> GenotexFit:
     """The core: batch-effect test, CV over penalties, chosen penalty, final fit on all samples.
 
-    x: samples x genes (no missing values); y: the trait; z: the condition (or None)."""
+    x: samples x genes (no missing values, columns in the order of `genes`); y: the trait; z: the
+    condition (or None). `version` ("2024"/"2025") takes that GenoTEX code's grid and its
+    known-gene rule, whatever `penalties` and `select_by` say."""
+    facts = genotex_version(version)
+    if facts is not None:
+        penalties, select_by = facts.penalties, "known-genes"
     if select_by not in SELECT_BY:
         raise GenoteamError(f"unknown select_by '{select_by}'", f"use one of {SELECT_BY}")
     if not np.all(np.isfinite(x)):
@@ -223,13 +246,18 @@ def genotex_regression(
     kind = model or ("lmm" if batch else "lasso")
     runs = cross_validate(kind, penalties, x, y, z, genes, reference, k, seed)
     binary = len(np.unique(y)) == 2
-    penalty, performance, chosen_run = choose_penalty(runs, binary, select_by)
+    penalty, performance, chosen_run = choose_penalty(runs, binary, select_by, facts)
     notes = []
     if select_by == "known-genes" and not reference:
-        notes.append(f"no known gene of '{trait}' is measured: GenoTEX's rule falls back to penalty 0.1")
+        fallback = (facts or genotex_version("2025")).fallback_penalty
+        rule = f"falls back to penalty {fallback:g}" if fallback else "has no fallback: the smallest penalty"
+        notes.append(f"no known gene of '{trait}' is measured: GenoTEX's rule {rule}")
     xn, _ = normalize(x)
     zn = None if z is None else normalize(z)[0]
     final = PreparedFit(kind, xn, y, zn).fit(penalty)
+    order = column_order_check(kind, penalty, xn, y, zn, final.gene_coefficients != 0)
+    if order["differ"]:
+        notes.append(order["warning"])
     if chosen_run.penalty == penalty:
         stability, stability_kind, resamples = chosen_run.selected.mean(axis=0), "cv-folds", k
     else:
@@ -256,7 +284,39 @@ def genotex_regression(
         stability_resamples=resamples,
         batch_effect=batch,
         notes=notes,
+        gene_order_sha256=gene_list_sha256(genes),
+        solver_iterations=final.n_iter,
+        column_order=order,
+        genotex_version=facts.name if facts else None,
+        sources=facts.sources if facts else (),
     )
+
+
+def column_order_check(
+    kind: str, penalty: float, xn: np.ndarray, y: np.ndarray, zn: np.ndarray | None, selected: np.ndarray
+) -> dict:
+    """The final fit redone with the gene columns reversed: how many selected genes change.
+
+    Why: at a tiny penalty coordinate descent meets its tolerance after a sweep or two, so which
+    genes get a non-zero coefficient depends on the order it visits them (FINDINGS.md); a list
+    that changes with the order is one of many, and the result must say so."""
+    reversed_fit = PreparedFit(kind, xn[:, ::-1], y, zn).fit(penalty)
+    again = (reversed_fit.gene_coefficients != 0)[::-1]
+    differ = int(np.sum(selected != again))
+    check = {
+        "reversed_selected": int(again.sum()),
+        "selected": int(selected.sum()),
+        "differ": differ,
+        "reversed_iterations": reversed_fit.n_iter,
+        "warning": "",
+    }
+    if differ:
+        check["warning"] = (
+            f"the selected genes depend on the column order: with the gene columns reversed, {differ} genes "
+            f"change ({int(selected.sum())} selected in the source order, {int(again.sum())} reversed) at "
+            f"penalty {penalty:g}; read the list as one of many equally good ones"
+        )
+    return check
 
 
 def _complete_rows(table: pd.DataFrame, columns: list[str], notes: list[str]) -> pd.DataFrame:
@@ -275,6 +335,7 @@ def genotex_one_step(
     seed: int = GENOTEX_SEED,
     bootstrap: int = 0,
     penalties: tuple[float, ...] = PENALTIES,
+    version: str | None = None,
 ) -> GenotexFit:
     """GenoTEX's one-step question on a linked table: no condition (Age and Gender dropped), or
     Age/Gender as the condition (the trait is residualised on it; the other one is dropped)."""
@@ -303,6 +364,7 @@ def genotex_one_step(
         penalties,
         seed=seed,
         bootstrap=bootstrap,
+        version=version,
     )
     fit.notes = notes + fit.notes
     return fit
@@ -344,6 +406,7 @@ def genotex_two_step(
     bootstrap: int = 0,
     exclude_trait_genes: bool = True,
     penalties: tuple[float, ...] = PENALTIES,
+    version: str | None = None,
 ) -> GenotexFit:
     """GenoTEX's two-step question: the condition, predicted from its known genes, is the
     covariate of the trait's regression. Needs the task file for the condition's genes."""
@@ -376,6 +439,7 @@ def genotex_two_step(
         penalties,
         seed=seed,
         bootstrap=bootstrap,
+        version=version,
     )
     fit.notes = notes + [f"condition predicted from {len(regressors)} genes: {regressors[:10]}"] + fit.notes
     return fit

@@ -67,15 +67,16 @@ def fit_log_delta(
     return best
 
 
-def _lasso_fit(features: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
-    """sklearn's Lasso with GenoTEX's defaults (y as a column, as the original passes it)."""
+def _lasso_fit(features: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float, int]:
+    """sklearn's Lasso with GenoTEX's defaults (y as a column, as the original passes it), and
+    the coordinate-descent sweeps it ran (the result's solver iteration count)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import Lasso
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         lasso = Lasso(alpha=alpha).fit(features, y.reshape(-1, 1))
-    return np.ravel(lasso.coef_), float(np.ravel(lasso.intercept_)[0])
+    return np.ravel(lasso.coef_), float(np.ravel(lasso.intercept_)[0]), int(np.max(lasso.n_iter_))
 
 
 def lmm_rotation(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -101,7 +102,7 @@ class KinshipLMM:
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> KinshipLMM:
         rotated, self.log_delta = lmm_rotation(x, y)
-        self.coef_, self.intercept_ = _lasso_fit(rotated, y, self.lamda)
+        self.coef_, self.intercept_, _ = _lasso_fit(rotated, y, self.lamda)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -112,8 +113,10 @@ class PenalisedFit:
     """One fitted model of GenoTEX's ResidualizationRegressor: the penalised fit of the (residual)
     trait, plus the least-squares coefficients of [1, Z] when there is a condition."""
 
-    def __init__(self, coef: np.ndarray, intercept: float, beta_z: np.ndarray | None) -> None:
-        self.coef, self.intercept, self.beta_z = coef, intercept, beta_z
+    def __init__(
+        self, coef: np.ndarray, intercept: float, beta_z: np.ndarray | None, n_iter: int = 0
+    ) -> None:
+        self.coef, self.intercept, self.beta_z, self.n_iter = coef, intercept, beta_z, n_iter
 
     def predict(self, x: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
         pred = x @ self.coef + self.intercept  # unrotated features, as the original predicts
@@ -153,5 +156,5 @@ class PreparedFit:
 
     def fit(self, penalty: float) -> PenalisedFit:
         """The fit at one penalty (GenoTEX's `lamda` for the LMM, `alpha` for the Lasso)."""
-        coef, intercept = _lasso_fit(self.features, self.y, penalty)
-        return PenalisedFit(coef, intercept, self.beta_z)
+        coef, intercept, n_iter = _lasso_fit(self.features, self.y, penalty)
+        return PenalisedFit(coef, intercept, self.beta_z, n_iter)

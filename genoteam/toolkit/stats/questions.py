@@ -146,6 +146,13 @@ def logistic_result(
     return _per_gene_result(METHOD_LOGISTIC, linked, trait, condition, covariates, fdr, record)[0]
 
 
+def _symbol_snapshot() -> str:
+    """The shipped symbol table the gene names were checked against (package, Entrez release)."""
+    from genoteam.toolkit.symbols import load_symbol_table
+
+    return load_symbol_table().describe()
+
+
 def genotex_result(fit: GenotexFit) -> SignificantGenesResult:
     """GenoTEX's list (non-zero coefficients) with its stability, as a SignificantGenesResult."""
     sig = fit.significant()
@@ -168,6 +175,14 @@ def genotex_result(fit: GenotexFit) -> SignificantGenesResult:
             "batch_effect": fit.batch_effect,
             "condition_coefficient": fit.condition_coefficient,
             "tuning": fit.tuning,
+            "genotex_version": fit.genotex_version,
+            "genotex_sources": list(fit.sources),
+            "penalties": [t["penalty"] for t in fit.tuning],
+            "gene_order_sha256": fit.gene_order_sha256,
+            "genes_in_order": len(fit.genes),
+            "solver_iterations": fit.solver_iterations,
+            "column_order": fit.column_order,
+            "symbol_snapshot": _symbol_snapshot(),
         },
         notes=fit.notes,
         coefficient_unit=GENOTEX_UNIT,
@@ -240,9 +255,11 @@ def answer_question(
     bootstrap: int = 0,
     exclude_trait_genes: bool = True,
     tables: Mapping[tuple[str, str], pd.DataFrame] | None = None,
+    genotex_version: str | None = None,
 ) -> SignificantGenesResult:
     """Select cohorts as GenoTEX does and answer (trait, condition) with `method`; `tables`:
-    linked tables already in memory (see PreprocessFolder)."""
+    linked tables already in memory (see PreprocessFolder); `genotex_version`: with method
+    genotex, that year's GenoTEX code (toolkit.genotex_versions)."""
     if method not in METHODS:
         raise GenoteamError(f"unknown method '{method}'", f"use one of {METHODS}")
     folder = PreprocessFolder(preprocess_root, tables)
@@ -257,7 +274,9 @@ def answer_question(
         linked = folder.load(trait, cohort)
         if method == METHOD_GENOTEX:
             result = genotex_result(
-                genotex_one_step(linked, trait, condition, select_by, task_info, seed, bootstrap)
+                genotex_one_step(
+                    linked, trait, condition, select_by, task_info, seed, bootstrap, version=genotex_version
+                )
             )
         elif method == METHOD_LOGISTIC:
             result = logistic_result(linked, trait, condition, record=folder.record(trait, cohort))
@@ -297,6 +316,7 @@ def answer_question(
             seed,
             bootstrap,
             exclude_trait_genes,
+            version=genotex_version,
         )
         result = genotex_result(fit)
     else:

@@ -10,7 +10,13 @@ from genoteam.toolkit.stats.selection import load_task_info
 task_info = load_task_info(task_info_file) if task_info_file else None
 try:
     result = answer_question(
-        preprocess_root, trait, condition, method=method, select_by=select_by, task_info=task_info
+        preprocess_root,
+        trait,
+        condition,
+        method=method,
+        select_by=select_by,
+        task_info=task_info,
+        genotex_version=genotex_version,
     )
     answerable = True
 except GenoteamError as error:  # the data cannot answer the question (a finding, not a bug)

@@ -3,7 +3,7 @@
 from genoteam.toolkit.layout import write_gene_data
 from genoteam.toolkit.symbols import normalize_gene_symbols
 
-gene_data, normalization_report = normalize_gene_symbols(genes)
+gene_data, normalization_report = normalize_gene_symbols(genes, policy=symbol_policy)
 print(normalization_report.summary())
 write_gene_data(output_root, trait, cohort, gene_data)
 print(f"gene data: {gene_data.shape[0]} genes x {gene_data.shape[1]} samples -> {out_gene_data_file}")
