@@ -34,10 +34,10 @@ from genoteam.data.eutils import Eutils, EutilsUnavailable
 from genoteam.data.geo_download import fetch_geo_series
 from genoteam.data.http import DownloadPolicy
 from genoteam.data.relevance import Candidate, Decision, Judge, SampleBounds, TraitNames, decide_all
-from genoteam.data.xena import fetch_xena_cohort, tcga_folder_for
+from genoteam.data.xena import fetch_xena_cohort, tcga_match_for
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import atomic_write_json
-from genoteam.toolkit.traits import TCGA_SYNONYMS, parse_tcga_folder
+from genoteam.toolkit.traits import TCGA_SYNONYMS
 
 SEARCH_NAMESPACE = "search"
 INPUT_DIR = "input"  # <cache>/input/ is the GenoTEX-layout folder of everything downloaded
@@ -106,9 +106,9 @@ def trait_names(trait: str, synonyms: Iterable[str] = ()) -> TraitNames:
     cohort, that cohort's recognised disease names (so 'Kidney_Clear_Cell_Carcinoma' also
     searches 'renal clear cell carcinoma')."""
     extra = list(synonyms)
-    folder = tcga_folder_for(trait)
-    if folder:
-        extra += TCGA_SYNONYMS.get(parse_tcga_folder(folder).code, ())
+    match = tcga_match_for(trait)
+    if match:
+        extra += TCGA_SYNONYMS.get(match.code, ())
     return TraitNames(trait, tuple(extra))
 
 
@@ -218,18 +218,17 @@ def find_cohorts(
     cache = ContentCache(cache_dir)
     term, total, records, from_cache, when = search_geo(names, eutils or Eutils(), cache, offline, retmax)
     candidates = [candidate_from_summary(r) for r in records]
-    folder = tcga_folder_for(trait)
-    if folder:
-        code = parse_tcga_folder(folder).code
+    match = tcga_match_for(trait)
+    if match:
         candidates.append(
             Candidate(
                 "TCGA",
-                code,
-                folder,
-                f"TCGA cohort {folder} matches the trait by the TCGA domain rules",
-                "",
-                "Homo sapiens",
+                match.code,
+                match.folder,
+                f"UCSC Xena TCGA cohort: {match.explanation()}",
+                taxon="Homo sapiens",
                 entry_type="TCGA",
+                folder=match.folder,
             )
         )
     choices = [Choice(c, d) for c, d in decide_all(candidates, names, bounds, judge)]
@@ -286,7 +285,7 @@ def download_cohorts(
                     {"name": f.name, "url": f.url, "sha256": f.sha256, "bytes": f.size} for f in fetched.files
                 ]
             else:
-                folder_name = cohort.title
+                folder_name = cohort.folder or cohort.title
                 files = fetch_xena_cohort(
                     folder_name,
                     base_url=xena_base_url,

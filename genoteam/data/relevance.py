@@ -44,6 +44,7 @@ class Candidate:
     platforms: tuple[str, ...] = ()
     entry_type: str = "GSE"  # GSE, GDS, or TCGA
     reference_series: str | None = None  # a GDS's series
+    folder: str | None = None  # TCGA: the cohort's folder name, e.g. TCGA_Bile_Duct_Cancer_(CHOL)
 
     def to_dict(self) -> dict:
         return {

@@ -26,7 +26,7 @@ from pathlib import Path
 from genoteam.data.cache import ContentCache
 from genoteam.data.http import DownloadPolicy, NotFound, Transient, download_to_cache
 from genoteam.toolkit.errors import GenoteamError
-from genoteam.toolkit.traits import match_tcga_cohort, parse_tcga_folder
+from genoteam.toolkit.traits import TcgaMatch, match_tcga_cohort, parse_tcga_folder
 
 DEFAULT_XENA_BASE_URL = "https://tcga.xenahubs.net/download"
 XENA_BASE_ENV = "GENOTEAM_XENA_BASE_URL"
@@ -90,9 +90,13 @@ def xena_base(base_url: str | None = None) -> str:
     return (base_url or os.environ.get(XENA_BASE_ENV) or DEFAULT_XENA_BASE_URL).rstrip("/")
 
 
-def tcga_folder_for(trait: str) -> str | None:
+def tcga_match_for(trait: str) -> TcgaMatch | None:
     """The Xena TCGA cohort of a trait by the same domain rules as for local folders."""
-    match = match_tcga_cohort(trait, XENA_TCGA_COHORTS)
+    return match_tcga_cohort(trait, XENA_TCGA_COHORTS)
+
+
+def tcga_folder_for(trait: str) -> str | None:
+    match = tcga_match_for(trait)
     return match.folder if match else None
 
 
