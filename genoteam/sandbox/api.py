@@ -74,6 +74,28 @@ class SandboxLimits:
     quota_poll_s: float = 0.5
 
 
+LIMIT_ENV = {  # SandboxLimits field -> the variable that sets its default (engines run by name use them)
+    "memory": "GENOTEAM_SANDBOX_MEMORY",
+    "cell_timeout_s": "GENOTEAM_SANDBOX_CELL_TIMEOUT_S",
+    "disk_bytes": "GENOTEAM_SANDBOX_DISK_BYTES",
+    "disk_files": "GENOTEAM_SANDBOX_DISK_FILES",
+    "disk_headroom": "GENOTEAM_SANDBOX_DISK_HEADROOM",
+}
+
+
+def default_limits() -> SandboxLimits:
+    """SandboxLimits with the GENOTEAM_SANDBOX_* variables of LIMIT_ENV applied."""
+    import os
+
+    values: dict[str, object] = {}
+    for name, variable in LIMIT_ENV.items():
+        text = os.environ.get(variable)
+        if text:
+            kind = type(getattr(SandboxLimits, name))
+            values[name] = kind(float(text)) if kind in (int, float) else text
+    return SandboxLimits(**values)
+
+
 @dataclass
 class SessionSpec:
     """What a session is for and what it may see."""
@@ -82,7 +104,7 @@ class SessionSpec:
     work_dir: Path  # mounted read-write at /work inside the sandbox
     input_dirs: dict[str, Path] = field(default_factory=dict)  # name -> host dir, mounted read-only
     job_id: str = ""
-    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    limits: SandboxLimits = field(default_factory=default_limits)
     # When set, only these subfolders of work_dir are writable in the sandbox (at <work>/<name>);
     # work_dir itself is not mounted, so the host's own records beside them are out of reach.
     writable_subdirs: tuple[str, ...] = ()

@@ -39,6 +39,7 @@ GEO_CACHE_DIR = "geo_cache"  # under the workspace: series downloaded once serve
 DEFAULT_DEADLINE_S = 6 * 3600.0  # a job's wall-clock limit (GENOTEAM_JOB_DEADLINE_S)
 RESERVE_NAME = ".reserve"  # space held back so the worker can still record that the disk is full
 RESERVE_BYTES = 256 << 10
+CLOSE_WAIT_S = 30.0  # how long a deadline waits for the job's sandboxes to stop
 
 
 class StatusWriter:
@@ -126,8 +127,12 @@ def start_deadline(status: StatusWriter, seconds: float) -> threading.Timer:
     def expire() -> None:
         from genoteam.sandbox import lifecycle
 
-        with status.lock:
+        with status.lock:  # no other status write from here on
             try:
+                log_line(f"deadline of {seconds:g} s passed: stopping")
+                closer = threading.Thread(target=lifecycle.close_all, daemon=True)
+                closer.start()  # the sandboxes first, so a reader of the final state finds them gone
+                closer.join(CLOSE_WAIT_S)
                 status.finish(
                     state="failed",
                     error=f"the job ran past its wall-clock deadline of {seconds:g} s and was stopped",
@@ -135,8 +140,6 @@ def start_deadline(status: StatusWriter, seconds: float) -> threading.Timer:
                     "(fewer cohorts); worker.log in the job folder shows where it was",
                     finished_at=now_iso(),
                 )
-                log_line(f"deadline of {seconds:g} s passed: stopping")
-                lifecycle.close_all()
             finally:
                 os._exit(1)
 
