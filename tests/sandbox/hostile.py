@@ -46,7 +46,7 @@ def team_config(folder: Path, api_base: str) -> Path:
     path = folder / "team.toml"
     path.write_text(
         '[team]\nauthoring = "model-first"\n\n[models.default]\nmodel = "openai/standin"\n'
-        f'api_base = "{api_base}"\ntimeout_s = 30\n'
+        f'api_base = "{api_base}"\ntimeout_s = 30\ninput_cost_per_token = 0\noutput_cost_per_token = 0\n'
     )
     return path
 
