@@ -8,6 +8,9 @@ local OpenAI-compatible server (litellm -> HTTP on 127.0.0.1) that writes workin
 unit; it reports model calls per cohort and how often a unit's code came from memory instead.
 Part B runs `genoteam run` offline (shipped snippets) and `genoteam reference` on the same CHOL
 input in the same process, and compares wall time, cohort choices and the gene lists (F1).
+Part C runs CHOL (TCGA) and GSE781 (GEO) with every role on the competent stand-in model, once
+with shipped authoring and once model-first, and reports model calls, tokens and cost per cohort
+and per role, and the share of planner calls.
 Writes its section of benchmarks/RESULTS.md.
 """
 
@@ -158,7 +161,128 @@ def chol_price(sandbox: str, work: Path) -> dict:
     }
 
 
-def render(a: dict | None, b: dict | None, sandbox: str) -> str:
+# Illustrative prices for part C (USD per token, those of a frontier model at $3 / $15 per million):
+# the stand-in costs nothing, so its token counts are priced as a paying user's model would be.
+PRICE_IN, PRICE_OUT = 3e-6, 15e-6
+KIDNEY = "Kidney_Clear_Cell_Carcinoma"
+
+
+def authoring_costs(sandbox: str, work: Path) -> list[dict]:
+    """Calls, tokens and cost per cohort and per role, shipped vs model-first, on CHOL and GSE781."""
+    import json
+    import shutil
+
+    gse781 = work / "gse781"
+    shutil.copytree(SHARED_INPUT / "GEO" / KIDNEY / "GSE781", gse781 / "GEO" / KIDNEY / "GSE781")
+    cases = [("Bile_Duct_Cancer", SHARED_INPUT), (KIDNEY, gse781)]
+    rows = []
+    with standin_model() as api_base:
+        role = RoleModel(
+            model="openai/standin",
+            api_base=api_base,
+            timeout_s=60,
+            input_cost_per_token=PRICE_IN,
+            output_cost_per_token=PRICE_OUT,
+        )
+        for trait, input_dir in cases:
+            for mode in ("shipped", "model-first"):
+                out = work / f"{trait}-{mode}"
+                started = time.monotonic()
+                result = run_team(
+                    AnalysisRequest(trait=trait),
+                    input_dir,
+                    out,
+                    None,
+                    sandbox=sandbox,
+                    config=TeamConfig(models=dict.fromkeys(ROLES, role), authoring=mode),
+                    memory_path=work / f"{trait}-{mode}.sqlite",
+                )
+                provenance = json.loads((out / "provenance.json").read_text())
+                calls = provenance["models"]["calls"]
+                rows.append(
+                    {
+                        "trait": trait,
+                        "mode": mode,
+                        "status": result.status,
+                        "genes": len(result.significant_genes),
+                        "wall_s": time.monotonic() - started,
+                        "by_task": _group(calls, "task_id"),
+                        "by_role": _group(calls, "role"),
+                        "total": _group(calls, None)["all"],
+                    }
+                )
+                print(rows[-1]["trait"], mode, rows[-1]["total"])
+    return rows
+
+
+def _group(calls: list[dict], key: str | None) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for call in calls:
+        name = "all" if key is None else call[key]
+        if key == "task_id" and name.startswith("statistics/"):
+            name = "statistics"
+        bucket = out.setdefault(name, {"calls": 0, "plan": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0})
+        bucket["calls"] += 1
+        bucket["plan"] += call["purpose"] == "plan"
+        bucket["tokens_in"] += call["prompt_tokens"]
+        bucket["tokens_out"] += call["completion_tokens"]
+        bucket["cost"] += call["cost_usd"]
+    return out
+
+
+def _render_costs(rows: list[dict]) -> list[str]:
+    lines = [
+        "### Model calls, tokens and cost: shipped vs model-first authoring (CHOL, GSE781)",
+        "",
+        "Every role on the competent stand-in model (a real OpenAI-compatible server on 127.0.0.1 via litellm), "
+        f"priced at ${PRICE_IN * 1e6:g} / ${PRICE_OUT * 1e6:g} per million input / output tokens (a frontier "
+        "model's list price; the stand-in itself is free). shipped: code memory's shipped snippets run, models "
+        "plan where there is a choice and review only non-shipped code. model-first: the models write and the "
+        "reviewer judges every unit. Tokens are the server's counts (4 characters a token).",
+        "",
+        "| trait / cohort | authoring | status | model calls | planner calls | tokens in / out | cost |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        for task, b in row["by_task"].items():
+            lines.append(
+                f"| {task} | {row['mode']} | {row['status']} | {b['calls']} | {b['plan']} | "
+                f"{b['tokens_in']} / {b['tokens_out']} | ${b['cost']:.4f} |"
+            )
+        t = (
+            row["total"]
+            if row["by_task"]
+            else {"calls": 0, "plan": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0}
+        )
+        share = t["plan"] / t["calls"] if t["calls"] else 0.0
+        lines.append(
+            f"| **{row['trait']}, whole job** | {row['mode']} | {row['status']} ({row['genes']} genes, "
+            f"{row['wall_s']:.0f} s) | {t['calls']} | {t['plan']} ({share:.0%}) | {t['tokens_in']} / "
+            f"{t['tokens_out']} | ${t['cost']:.4f} |"
+        )
+    lines += [
+        "",
+        "Per role (both traits together):",
+        "",
+        "| role | authoring | calls | tokens in / out | cost |",
+        "|---|---|---|---|---|",
+    ]
+    for mode in ("shipped", "model-first"):
+        merged: dict[str, dict] = {}
+        for row in (r for r in rows if r["mode"] == mode):
+            for role, b in row["by_role"].items():
+                m = merged.setdefault(role, {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0})
+                for k in m:
+                    m[k] += b[k]
+        for role, m in sorted(merged.items()):
+            lines.append(
+                f"| {role} | {mode} | {m['calls']} | {m['tokens_in']} / {m['tokens_out']} | ${m['cost']:.4f} |"
+            )
+    lines.append("")
+    return lines
+
+
+def render(a: dict | None, b: dict | None, sandbox: str, c: list[dict] | None = None) -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         BEGIN,
@@ -216,6 +340,8 @@ def render(a: dict | None, b: dict | None, sandbox: str) -> str:
             "Team timings (s): " + ", ".join(f"{k}: {v:.1f}" for k, v in b["timings"].items()) + ".",
             "",
         ]
+    if c:
+        lines += _render_costs(c)
     lines.append(END)
     return "\n".join(lines)
 
@@ -226,6 +352,7 @@ def main() -> int:
     parser.add_argument("--sandbox", default="auto", choices=("auto", "docker", "local"))
     parser.add_argument("--skip-chol", action="store_true")
     parser.add_argument("--skip-scripted", action="store_true")
+    parser.add_argument("--skip-authoring", action="store_true", help="skip part C (shipped vs model-first)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from genoteam.sandbox.factory import resolve_backend
@@ -247,7 +374,10 @@ def main() -> int:
             else:
                 b = chol_price(args.sandbox, work / "chol")
                 print(b)
-    section = render(a, b, args.sandbox)
+        c = None
+        if not args.skip_authoring and SHARED_INPUT.is_dir():
+            c = authoring_costs(args.sandbox, work / "authoring")
+    section = render(a, b, args.sandbox, c)
     print(section)
     write_section(section, BEGIN, END)
     print(f"updated {RESULTS}")

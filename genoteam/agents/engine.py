@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genoteam.agents.guidelines import load_guidelines
-from genoteam.agents.llm import Ledger, ModelClient, TeamConfig, load_team_config
+from genoteam.agents.llm import BudgetExhausted, Ledger, ModelClient, TeamConfig, load_team_config
 from genoteam.agents.loop import TaskSpec, Team, run_task
 from genoteam.agents.memory import CodeMemory, ContextSignature, default_memory_path
 from genoteam.agents.messages import MessageBus, TaskAssignment
-from genoteam.agents.pi import parse_survey, survey_cell
+from genoteam.agents.pi import parse_survey, review_plan_with_model, survey_cell
 from genoteam.agents.records import TaskRecord
 from genoteam.agents.setup_cells import cohort_setup, statistics_setup, table_path
 from genoteam.data.catalogue import CohortCatalogue
@@ -84,6 +84,7 @@ class JobState:
     stats_task: TaskRecord | None = None
     timings: dict[str, float] = field(default_factory=dict)
     budget_exhausted: str = ""  # why the job stopped on its model budget ("" while it has not)
+    backgrounds: dict[str, dict] = field(default_factory=dict)  # GEO series -> title/summary (PI model)
 
 
 class _Progress:
@@ -221,12 +222,17 @@ class TeamRun:
                 name: f"{mount}/{Path(path).relative_to(self.input_dir).as_posix()}"
                 for name, path in folders.items()
             }
-            result = session.run_cell(survey_cell(dirs))
+            with_background = not self.team.client.is_offline("pi")  # the PI's model reads them
+            result = session.run_cell(survey_cell(dirs, with_background))
             if not result.ok:
                 raise GenoteamError(
                     f"the GEO platform survey failed: {result.error_type}: {result.error_message}"
                 )
-            return parse_survey(result.stdout)
+            surveyed = parse_survey(result.stdout)
+            for name, found in surveyed.items():
+                if "background" in found:
+                    self.state.backgrounds[name] = found.pop("background")
+            return surveyed
         finally:
             session.close()
 
@@ -248,6 +254,17 @@ class TeamRun:
                 plan = plan_cohorts(
                     catalogue, request.trait, request.condition, request.cohorts, self._survey
                 )
+                try:
+                    plan = review_plan_with_model(
+                        self.team.client,
+                        plan,
+                        self.state.backgrounds,
+                        request.trait,
+                        request.condition,
+                        request.cohorts,
+                    )
+                except BudgetExhausted as error:  # no cohort is started; the result says why
+                    self.state.budget_exhausted = error.problem
                 self.state.plan = plan
                 self.state.timings["plan_s"] = time.monotonic() - started
                 units = sum(len(self.guidelines[t.source.lower()].action_units) for t in plan.tasks)

@@ -172,6 +172,7 @@ def build_manifest(run: TeamRun, result: AnalysisResult) -> dict:
             else [],
             "skipped": plan.skipped if plan else {},
             "survey_problems": plan.survey_problems if plan else {},
+            "notes": plan.notes if plan else [],
         },
         "models": {
             "roles": {
