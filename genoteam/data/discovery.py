@@ -37,7 +37,7 @@ from genoteam.data.relevance import Candidate, Decision, Judge, SampleBounds, Tr
 from genoteam.data.xena import fetch_xena_cohort, tcga_match_for
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import atomic_write_json
-from genoteam.toolkit.traits import TCGA_SYNONYMS
+from genoteam.toolkit.traits import TCGA_SYNONYMS, condition_is_trait
 
 SEARCH_NAMESPACE = "search"
 INPUT_DIR = "input"  # <cache>/input/ is the GenoTEX-layout folder of everything downloaded
@@ -78,6 +78,8 @@ class Discovery:
     searched_at: str = ""
     search_from_cache: bool = False
     input_dir: Path | None = None
+    condition: Discovery | None = None  # a condition that is itself a trait: its own discovery
+    condition_error: str | None = None  # ... or why it found nothing to download
 
     @property
     def accepted(self) -> list[Choice]:
@@ -98,6 +100,8 @@ class Discovery:
             "searched_at": self.searched_at,
             "search_from_cache": self.search_from_cache,
             "cohorts": [c.to_dict() for c in self.choices],
+            **({"condition": self.condition.to_dict()} if self.condition else {}),
+            **({"condition_error": self.condition_error} if self.condition_error else {}),
         }
 
 
@@ -369,6 +373,45 @@ def discover_and_download(
             + "; ".join(f"{c.candidate.cohort}: {c.error}" for c in found.accepted),
             "check the network and the base URLs, or work offline from the cache (GENOTEAM_OFFLINE=1)",
         )
+    return found
+
+
+def discover_for_question(
+    trait: str,
+    condition: str | None,
+    *,
+    synonyms: Iterable[str] = (),
+    max_cohorts: int = 5,
+    cache_dir: str | os.PathLike[str] | None = None,
+    offline: bool = False,
+    progress: Progress | None = None,
+    judge: Judge | None = None,
+) -> Discovery:
+    """The trait's discovery and, when the condition is itself a trait (two-step questions), the
+    condition's too, so both sets of cohorts are in `<cache>/input/`. A condition that finds
+    nothing is recorded (`condition_error`), not fatal: the engines then report the question as
+    lacking condition cohorts."""
+    found = discover_and_download(
+        trait,
+        synonyms=synonyms,
+        max_cohorts=max_cohorts,
+        cache_dir=cache_dir,
+        offline=offline,
+        progress=progress,
+        judge=judge,
+    )
+    if condition_is_trait(condition):
+        try:
+            found.condition = discover_and_download(
+                condition,
+                max_cohorts=max_cohorts,
+                cache_dir=cache_dir,
+                offline=offline,
+                progress=progress,
+                judge=judge,
+            )
+        except GenoteamError as error:
+            found.condition_error = error.problem
     return found
 
 

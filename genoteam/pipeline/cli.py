@@ -83,11 +83,12 @@ def analysis_input(
         return args.input, request, None
     if args.input is not None:
         raise GenoteamError("--input and --discover exclude each other", "drop one of them")
-    from genoteam.data.discovery import discover_and_download, restrict_to_discovered, task_synonyms
+    from genoteam.data.discovery import discover_for_question, restrict_to_discovered, task_synonyms
     from genoteam.data.overlay import env_offline
 
-    found = discover_and_download(
+    found = discover_for_question(
         request.trait,
+        request.condition,
         synonyms=[*args.synonym, *task_synonyms(args.task_info, request.trait)],
         max_cohorts=args.max_cohorts,
         cache_dir=args.cache,

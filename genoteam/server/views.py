@@ -107,6 +107,7 @@ class Candidate(Compact):
 
     cohort: str
     source: str
+    trait: str  # the trait it was found for (the condition's own, in two-step questions)
     title: str
     n_samples: int | None = None
     include: bool
@@ -116,11 +117,14 @@ class Candidate(Compact):
 
 
 def candidates(record: dict | None) -> list[Candidate]:
-    """The candidates of a discovery record (genoteam.data.discovery.Discovery.to_dict)."""
+    """The candidates of a discovery record (genoteam.data.discovery.Discovery.to_dict), the
+    condition's after the trait's."""
+    records = [r for r in (record, (record or {}).get("condition")) if r]
     return [
         Candidate(
             cohort=c["cohort"],
             source=c["source"],
+            trait=r["trait"],
             title=c["title"],
             n_samples=c.get("n_samples"),
             include=c["include"],
@@ -128,7 +132,8 @@ def candidates(record: dict | None) -> list[Candidate]:
             judge=c.get("judge", "rules"),
             error=c.get("error"),
         )
-        for c in (record or {}).get("cohorts", [])
+        for r in records
+        for c in r.get("cohorts", [])
     ]
 
 

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import IO
 
-from genoteam.data.discovery import Discovery, discover_and_download, restrict_to_discovered, with_discovery
+from genoteam.data.discovery import Discovery, discover_for_question, restrict_to_discovered, with_discovery
 from genoteam.data.overlay import (
     AccessionNote,
     GeoFetcher,
@@ -201,8 +201,9 @@ def discovered_input(spec: JobSpec, job_dir: Path, status: StatusWriter) -> tupl
     to them. Progress messages say what is being searched and downloaded."""
     from genoteam.agents.cohort_judge import configured_judge  # the PI's model when one is configured
 
-    found = discover_and_download(
+    found = discover_for_question(
         spec.request.trait,
+        spec.request.condition,
         judge=configured_judge(),
         cache_dir=job_dir.parent.parent / GEO_CACHE_DIR,
         offline=env_offline(),

@@ -202,3 +202,47 @@ def test_synonyms_from_the_task_file_widen_the_search(services, env, tmp_path, c
     )
     (gse781,) = [c for c in record["cohorts"] if c["cohort"] == "GSE781"]
     assert gse781["include"] and "names 'renal clear cell carcinoma' in the summary" in gse781["reasons"]
+
+
+def test_a_condition_that_is_a_trait_is_discovered_too(services, env, tmp_path, capsys):
+    out = tmp_path / "two-step"
+    code = main(
+        [
+            "reference",
+            "--trait",
+            "Bile_Duct_Cancer",
+            "--condition",
+            KIDNEY,
+            "--discover",
+            "--output",
+            str(out),
+        ]
+    )
+    printed = capsys.readouterr().out
+    result = json.loads((out / "result.json").read_text())
+    condition = result["discovery"]["condition"]
+    (gse781,) = [c for c in condition["cohorts"] if c["cohort"] == "GSE781"]
+    assert condition["trait"] == KIDNEY and gse781["include"] and gse781["files"], printed
+    assert (env / "input" / "GEO" / KIDNEY / "GSE781" / "GSE781_family.soft.gz").is_file()
+    # both entities' cohorts reached the engine: the condition's GSE781 was preprocessed for it
+    assert any(c["trait"] == KIDNEY and c["cohort"].startswith("GSE781") for c in result["cohorts"]), result[
+        "cohorts"
+    ]
+    assert code in (0, 3)
+
+    # a condition trait that finds nothing is said, not fatal for the trait's own discovery
+    out = tmp_path / "nothing"
+    main(
+        [
+            "reference",
+            "--trait",
+            "Bile_Duct_Cancer",
+            "--condition",
+            "Psoriasis",
+            "--discover",
+            "--output",
+            str(out),
+        ]
+    )
+    result = json.loads((out / "result.json").read_text())
+    assert "no usable cohort found for 'Psoriasis'" in result["discovery"]["condition_error"]
