@@ -13,12 +13,27 @@ from pathlib import Path
 import anyio
 from mcp import Client
 
+from genoteam.pipeline.api import AnalysisResult
 from genoteam.server.app import build_server
 from genoteam.server.config import ServerConfig
 from tests.standin_model import Reply, ScriptedRequest, competent_model, prompt_example, shipped_code
 
 TRAIT = "Kidney_Clear_Cell_Carcinoma"
 HIGH_UID = 1_879_000  # docker_backend.DEFAULT_SANDBOX_UID
+
+
+def complete_result(trait: str) -> AnalysisResult:
+    """A well-formed result claiming completion (what a killed worker may leave behind)."""
+    return AnalysisResult(
+        trait=trait,
+        condition=None,
+        status="complete",
+        method="moderated-t",
+        selected_cohorts=[],
+        cohorts=[],
+        significant_genes=[],
+        output_dir="output",
+    )
 
 
 def hostile_model(attacks: dict[str, str]) -> Callable[[ScriptedRequest], Reply]:

@@ -8,7 +8,6 @@ outside the job was written, and that every later call is served.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from genoteam.server.jobs import JobStore
 from tests.sandbox.hostile import (
     TRAIT,
     attempts,
+    complete_result,
     every_call_served,
     finish,
     hostile_model,
@@ -321,9 +321,7 @@ def test_a_killed_worker_is_interrupted_its_containers_removed_at_server_start(
     while lifecycle.is_alive(status.pid, status.pid_start) and time.monotonic() < deadline:
         time.sleep(0.1)
     # a result.json left behind (a worker killed between its two last writes) must not be served
-    (job_dir(workspace, job["job_id"]) / "result.json").write_text(
-        json.dumps({"trait": TRAIT, "status": "complete", "method": "moderated-t", "output_dir": "output"})
-    )
+    (job_dir(workspace, job["job_id"]) / "result.json").write_text(complete_result(TRAIT).model_dump_json())
 
     async def after(client):  # a new server: it removes what the dead worker left
         with anyio.fail_after(30):
