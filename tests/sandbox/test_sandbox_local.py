@@ -238,3 +238,34 @@ def test_a_forged_oversized_frame_ends_the_kernel_instead_of_the_host(open_local
     assert result.status is CellStatus.protocol_error
     assert "more than the" in result.error_message
     assert session.restart(replay=["ok = 1"])[0].ok
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        ("b'{not js'", "not valid JSON"),
+        ("b'[1,2]'", "JSON list, not an object"),
+        ('b\'{"id": 1, "status": "ok", "stdout": [1]}\'', "reply field 'stdout' is a list"),
+        ("b'[' * 200_000 + b']' * 200_000", "RecursionError"),
+    ],
+    ids=["bad-json", "list", "wrong-type", "deep"],
+)
+def test_malformed_frames_are_a_protocol_error_and_the_kernel_restarts(open_local, payload, why):
+    """A cell writes its own frame on the kernel's protocol descriptor (4) before the real reply;
+    the first request of a fresh kernel has id 1, which a forger can guess."""
+    session = open_local()
+    code = (
+        f"import os, time\npayload = {payload}\nos.write(4, str(len(payload)).encode() + b'\\n' + payload)\n"
+    )
+    result = session.run_cell(code + "time.sleep(30)")
+    assert result.status is CellStatus.protocol_error and result.error_type == "ProtocolError", result
+    assert why in result.error_message and len(result.error_message) < 10_000
+    assert session.restart(replay=["ok = 1"])[0].ok
+
+
+def test_sandbox_run_prints_a_protocol_error_as_json_not_a_traceback(sandbox_run_cli, tmp_path):
+    script = tmp_path / "forge.py"
+    script.write_text("import os, time\nos.write(4, b'5\\n[1,2]')\ntime.sleep(30)\n")
+    out = sandbox_run_cli(script, "--backend", "local", "--timeout", "20")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert json.loads(out.stdout)["status"] == "protocol_error"
