@@ -18,6 +18,7 @@ locks/                                  one lock file per reference, so concurre
 from __future__ import annotations
 
 import fcntl
+import gzip
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import atomic_write_json
@@ -147,3 +148,11 @@ def copy_out(blob: Path, target: str | os.PathLike[str]) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def open_text(path: str | os.PathLike[str]) -> IO[str]:
+    """A downloaded text file for reading, gzip or not (told by its first bytes, not its name:
+    a payload is checked before it has its final name)."""
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    return (gzip.open if gzipped else open)(path, "rt", encoding="utf-8", errors="replace")

@@ -13,13 +13,13 @@ A missing folder or an unknown trait is a GenoteamError that lists what does exi
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genoteam.data.cache import open_text
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import TCGA_COHORT_ID
 from genoteam.toolkit.traits import TcgaMatch, match_tcga_cohort, parse_tcga_folder
@@ -127,9 +127,8 @@ def read_geo_dataset(folder: Path) -> GeoDataSet:
     fields: dict[str, str] = {}
     softs = sorted(p for p in folder.iterdir() if p.is_file() and ".soft" in p.name.lower())
     if softs:
-        opener = gzip.open if softs[0].name.endswith(".gz") else open
         try:
-            with opener(softs[0], "rt", encoding="utf-8", errors="replace") as handle:
+            with open_text(softs[0]) as handle:
                 for line, _ in zip(handle, range(200), strict=False):
                     if line.startswith(("^SUBSET", "!dataset_table_begin")):
                         break

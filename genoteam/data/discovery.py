@@ -376,40 +376,16 @@ def discover_and_download(
     return found
 
 
-def discover_for_question(
-    trait: str,
-    condition: str | None,
-    *,
-    synonyms: Iterable[str] = (),
-    max_cohorts: int = 5,
-    cache_dir: str | os.PathLike[str] | None = None,
-    offline: bool = False,
-    progress: Progress | None = None,
-    judge: Judge | None = None,
-) -> Discovery:
-    """The trait's discovery and, when the condition is itself a trait (two-step questions), the
-    condition's too, so both sets of cohorts are in `<cache>/input/`. A condition that finds
-    nothing is recorded (`condition_error`), not fatal: the engines then report the question as
-    lacking condition cohorts."""
-    found = discover_and_download(
-        trait,
-        synonyms=synonyms,
-        max_cohorts=max_cohorts,
-        cache_dir=cache_dir,
-        offline=offline,
-        progress=progress,
-        judge=judge,
-    )
+def discover_for_question(trait: str, condition: str | None, **options: Any) -> Discovery:
+    """discover_and_download(trait, **options) and, when the condition is itself a trait
+    (two-step questions), the condition's too (without the trait's synonyms), so both sets of
+    cohorts are in `<cache>/input/`. A condition that finds nothing is recorded
+    (`condition_error`), not fatal: the engines then report the question as lacking condition
+    cohorts."""
+    found = discover_and_download(trait, **options)
     if condition_is_trait(condition):
         try:
-            found.condition = discover_and_download(
-                condition,
-                max_cohorts=max_cohorts,
-                cache_dir=cache_dir,
-                offline=offline,
-                progress=progress,
-                judge=judge,
-            )
+            found.condition = discover_and_download(condition, **{**options, "synonyms": ()})
         except GenoteamError as error:
             found.condition_error = error.problem
     return found

@@ -26,7 +26,6 @@ from a local HTTP server.
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import time
@@ -36,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from genoteam.data.cache import ContentCache, copy_out
+from genoteam.data.cache import ContentCache, copy_out, open_text
 from genoteam.data.http import (
     DownloadPolicy,
     NotFound,
@@ -277,11 +276,9 @@ def payload_check(kind: str, name: str) -> PayloadCheck:
 
 def _markers_in(path: Path, markers: tuple[str, ...], limit: int = 1 << 30) -> set[str]:
     """Which line-start markers occur in a (possibly gzipped) text file, reading at most `limit`."""
-    with open(path, "rb") as raw:
-        opener = gzip.open if raw.read(2) == b"\x1f\x8b" else open
     found: set[str] = set()
     read = 0
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+    with open_text(path) as handle:
         for line in handle:
             read += len(line)
             found.update(m for m in markers if line.startswith(m))

@@ -14,7 +14,6 @@ sha256, which the provenance records. Base URL: argument, $GENOTEAM_XENA_BASE_UR
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -23,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genoteam.data.cache import ContentCache
+from genoteam.data.cache import ContentCache, open_text
 from genoteam.data.http import DownloadPolicy, NotFound, Transient, download_to_cache
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.traits import TcgaMatch, match_tcga_cohort, parse_tcga_folder
@@ -130,9 +129,7 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
 
 
 def _first_lines(path: Path, n: int = 2) -> list[list[str]]:
-    with open(path, "rb") as raw:
-        opener = gzip.open if raw.read(2) == b"\x1f\x8b" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+    with open_text(path) as handle:
         return [line.rstrip("\n").split("\t") for _, line in zip(range(n), handle, strict=False)]
 
 
