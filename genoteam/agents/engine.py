@@ -51,6 +51,7 @@ from genoteam.pipeline.results import (
 )
 from genoteam.sandbox import SessionSpec, hostfs, open_session
 from genoteam.sandbox.api import SandboxLimits
+from genoteam.sandbox.factory import resolve_backend
 from genoteam.sandbox.local_backend import parse_size
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import OutputLayout
@@ -125,6 +126,9 @@ class TeamRun:
         self.input_dir = Path(input_dir).resolve()
         self.output_dir = Path(output_dir).resolve()
         self.sandbox = sandbox
+        # decided once, before any work: model-written code never runs on the host (factory policy)
+        self.model_code = not config.all_offline()
+        self.backend = resolve_backend(sandbox, model_code=self.model_code)
         self.sandbox_image = sandbox_image
         self.guidelines = load_guidelines(guidelines_dir)
         self.task_info = Path(task_info).resolve() if task_info else None
@@ -197,7 +201,9 @@ class TeamRun:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the local backend warns loudly; the choice is recorded instead
-            session = open_session(spec, backend=self.sandbox, image=self.sandbox_image)
+            session = open_session(
+                spec, backend=self.backend, image=self.sandbox_image, model_code=self.model_code
+            )
         self.state.sessions[task_id] = (
             session.info() if hasattr(session, "info") else {"backend": session.backend}
         )
@@ -281,6 +287,7 @@ class TeamRun:
                 result = self._answer(outcomes)
                 if self.state.budget_exhausted:  # the statistician ran out
                     result = self._budget_result(outcomes)
+            result = result.model_copy(update={"sandbox": self.backend})  # where the code ran
             self.state.timings["total_s"] = time.monotonic() - started
             write_manifest(self, result)
             write_report(self, result)

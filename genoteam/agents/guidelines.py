@@ -8,7 +8,6 @@ typo never surfaces halfway through a job.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from genoteam.shipped import shipped_dir
 from genoteam.toolkit.errors import GenoteamError
 
 GUIDELINE_ROLES = ("geo", "tcga", "statistics")
@@ -188,10 +188,7 @@ class GuidelineFileError(GenoteamError):
 
 def default_guidelines_dir() -> Path:
     """The folder used when the user names none: $GENOTEAM_GUIDELINES, else the shipped one."""
-    configured = os.environ.get("GENOTEAM_GUIDELINES")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "guidelines"
+    return shipped_dir("guidelines")
 
 
 def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:

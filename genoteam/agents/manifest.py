@@ -188,6 +188,7 @@ def build_manifest(run: TeamRun, result: AnalysisResult) -> dict:
         "memory": _memory_summary(run),
         "sandbox": {
             "requested_backend": run.sandbox,
+            "backend": run.backend,
             "sessions": run.state.sessions,
             "image_id": next(
                 (s.get("image_id") for s in run.state.sessions.values() if s.get("image_id")), None

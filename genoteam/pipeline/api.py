@@ -80,6 +80,10 @@ class AnalysisResult(BaseModel):
     discovery: dict[str, Any] | None = None
     coefficient_unit: str = ""  # what one unit of a gene's coefficient means (e.g. log2 fold change)
     comparison: str = ""  # what the trait compares when the source fixes it (TCGA: tumour vs normal)
+    # Where the analysis code ran: "docker" (the hardened sandbox), "local" (this machine, not
+    # isolated; only on request, only for shipped code), "none" (no generated code: the reference
+    # engine runs the toolkit in its own process).
+    sandbox: Literal["docker", "local", "none"] = "none"
 
 
 AnalysisEngine = Callable[[AnalysisRequest, Path, Path, ProgressCallback | None], AnalysisResult]

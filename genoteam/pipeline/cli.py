@@ -121,7 +121,7 @@ def print_result(result, output: Path) -> int:
     output.mkdir(parents=True, exist_ok=True)
     # replaced, never written through: a link planted at the name is not followed
     atomic_write_text(output / "result.json", json.dumps(result.model_dump(), indent=2))
-    print(f"status: {result.status} (method {result.method})")
+    print(f"status: {result.status} (method {result.method}, code ran in sandbox: {result.sandbox})")
     for outcome in result.cohorts:
         state = (
             "usable" if outcome.usable else ("FAILED: " + outcome.error if outcome.error else "not usable")

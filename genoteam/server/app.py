@@ -26,6 +26,7 @@ from genoteam.server.params import (
     Cohorts,
     Condition,
     Discover,
+    Force,
     JobId,
     Limit,
     Method,
@@ -162,9 +163,9 @@ def build_server(config: ServerConfig) -> MCPServer:
 
     # ---- jobs ----------------------------------------------------------------------------------
     async def submit(
-        kind: str, request: AnalysisRequest, wait_seconds: float, ctx: Context
+        kind: str, request: AnalysisRequest, wait_seconds: float, ctx: Context, force: bool = False
     ) -> CallToolResult:
-        view = await service.submit(kind, request, wait_seconds, progress_reporter(ctx))  # type: ignore[arg-type]
+        view = await service.submit(kind, request, wait_seconds, progress_reporter(ctx), force=force)  # type: ignore[arg-type]
         if view.state == "complete":
             page = service.result(view.job_id, 10, 0)
             return tool_result(view, job_text(view) + "\n" + result_text(page))
@@ -184,18 +185,24 @@ def build_server(config: ServerConfig) -> MCPServer:
         method: Method = "moderated-t",
         discover: Discover = False,
         wait_seconds: WaitSeconds = default_wait,
+        force: Force = False,
     ) -> Annotated[CallToolResult, SubmitView]:
         request = AnalysisRequest(
             trait=trait, condition=condition, cohorts=cohorts, method=method, discover=discover
         )
-        return await submit("analyze", request, wait_seconds, ctx)
+        return await submit("analyze", request, wait_seconds, ctx, force)
 
     @server.tool(annotations=STARTS_JOB, description="Preprocess one cohort for a trait (no statistics).")
     @tool_errors
     async def preprocess_cohort(
-        trait: Trait, cohort: CohortId, ctx: Context, wait_seconds: WaitSeconds = default_wait
+        trait: Trait,
+        cohort: CohortId,
+        ctx: Context,
+        wait_seconds: WaitSeconds = default_wait,
+        force: Force = False,
     ) -> Annotated[CallToolResult, SubmitView]:
-        return await submit("preprocess", AnalysisRequest(trait=trait, cohorts=[cohort]), wait_seconds, ctx)
+        request = AnalysisRequest(trait=trait, cohorts=[cohort])
+        return await submit("preprocess", request, wait_seconds, ctx, force)
 
     @server.tool(
         annotations=STARTS_JOB,
@@ -209,9 +216,10 @@ def build_server(config: ServerConfig) -> MCPServer:
         cohorts: Cohorts = None,
         method: Method = "moderated-t",
         wait_seconds: WaitSeconds = default_wait,
+        force: Force = False,
     ) -> Annotated[CallToolResult, SubmitView]:
         request = AnalysisRequest(trait=trait, condition=condition, cohorts=cohorts, method=method)
-        return await submit("statistics", request, wait_seconds, ctx)
+        return await submit("statistics", request, wait_seconds, ctx, force)
 
     @server.tool(annotations=READ_ONLY, description="A job's state and progress; optionally wait for it.")
     @tool_errors

@@ -55,7 +55,51 @@ def run_smoke(args: argparse.Namespace) -> int:
     )
 
 
+def run_image_build(args: argparse.Namespace) -> int:
+    """Build the sandbox image, then (from a checkout) the server image, both from a local base."""
+    from genoteam.sandbox import builder
+    from genoteam.sandbox.docker_backend import docker_client
+    from genoteam.sandbox.image import build_image, default_base
+    from genoteam.server.image import build_server_image
+
+    client = docker_client()
+    base = args.base or default_base(client)
+    ca = builder.ca_bundle(Path(args.ca_bundle) if args.ca_bundle else None)
+    progress = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+    tag, _image_id, built = build_image(client, base=base, progress=progress, ca=ca)
+    print(f"sandbox image: {tag} and genoteam-sandbox:latest ({'built' if built else 'reused, unchanged'})")
+    if not args.sandbox_only:
+        server = build_server_image(client, base=base, progress=progress, ca=ca)
+        print(f"server image: {server} and genoteam-server:latest")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    image = subparsers.add_parser(
+        "image",
+        help="build the sandbox and server images (skipped when unchanged)",
+        description="Build the Docker images offline from a local base; each is skipped when its "
+        "content-hash tag exists. Tags: :<content hash> and :latest.",
+    )
+    image_commands = image.add_subparsers(dest="image_command", metavar="IMAGE_COMMAND", required=True)
+    build = image_commands.add_parser("build", help="build genoteam-sandbox and genoteam-server")
+    build.add_argument(
+        "--base",
+        default=None,
+        help="base image for both (default: $GENOTEAM_SANDBOX_BASE, else the newest local "
+        "genoteam-sandbox-base from sandbox_image/build_base.sh, else python:3.11-slim)",
+    )
+    build.add_argument(
+        "--ca-bundle", default=None, help="PEM bundle pip trusts in the builds (default: the host's)"
+    )
+    build.add_argument(
+        "--sandbox-only",
+        action="store_true",
+        help="only the sandbox image (e.g. run inside the server image)",
+    )
+    build.add_argument("--quiet", action="store_true", help="print only the resulting tags")
+    build.set_defaults(func=run_image_build)
+
     serve = subparsers.add_parser(
         "serve",
         help="run the MCP server (stdio by default)",

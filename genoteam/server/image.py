@@ -1,99 +1,76 @@
-"""Building the server image (the repository's Dockerfile) with a content-hash tag, never pulling.
+"""The server image (the repository's Dockerfile): its build context, built by the shared builder.
 
-Why here and not only `docker build .`: tests and CI need the image built from the current
-sources, skipped when nothing changed, on machines without a registry (the base is the local one
-sandbox_image/build_base.sh makes) and behind a proxy (the host's CA bundle goes into the build).
+Why here and not only `docker build .`: tests, CI and `genoteam image build` need the image built
+from the current sources, skipped when nothing changed, on machines without a registry (the base
+is the local one sandbox_image/build_base.sh makes) and behind a proxy (the CA bundle goes into
+the build). The image installs genoteam from these sources, so it carries the shipped
+sandbox_image/ folder and can build or find the sandbox image itself.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from genoteam.sandbox.image import ca_bundle, default_base
+from genoteam.sandbox import builder
+from genoteam.shipped import checkout_root
 from genoteam.toolkit.errors import GenoteamError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_REPOSITORY = "genoteam-server"
 CONTEXT_LABEL = "genoteam.server.context-hash"
+TOP_FILES = ("Dockerfile", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
+FOLDERS = ("genoteam", "guidelines", "sandbox_image")
 
 
-def context_files(root: Path = REPO_ROOT) -> dict[str, bytes]:
-    """Dockerfile, pyproject, README, the package and the guidelines: what the image is built from."""
-    if not (root / "Dockerfile").is_file():
+def source_root(root: Path | None = None) -> Path:
+    """The checkout the server image is built from: `root`, else the one this package runs from."""
+    found = root or checkout_root()
+    if found is None or not (Path(found) / "Dockerfile").is_file():
         raise GenoteamError(
-            f"{root / 'Dockerfile'} is missing", "build the server image from a source checkout"
+            f"the server image is built from a genoteam source checkout, and {found or 'this installed copy'} "
+            "is none",
+            "run `genoteam image build` in a checkout (or `docker build -t genoteam-server .` there)",
         )
-    files = {name: (root / name).read_bytes() for name in ("Dockerfile", "pyproject.toml", "README.md")}
-    for folder in ("genoteam", "guidelines"):
+    return Path(found)
+
+
+def context_files(root: Path | None = None) -> dict[str, bytes]:
+    """The top files, the package, the guidelines and sandbox_image/: what the image is built from."""
+    root = source_root(root)
+    files = {name: (root / name).read_bytes() for name in TOP_FILES}
+    for folder in FOLDERS:
         for path in sorted((root / folder).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in {".pyc", ".pyo"}:
+            if (
+                path.is_file()
+                and "__pycache__" not in path.parts
+                and "_shipped" not in path.parts
+                and path.suffix not in {".pyc", ".pyo"}
+            ):
                 files[path.relative_to(root).as_posix()] = path.read_bytes()
     return files
 
 
-def _digest(files: dict[str, bytes], base_id: str) -> str:
-    digest = hashlib.sha256(base_id.encode() + b"\n")
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return digest.hexdigest()
+def recipe(root: Path | None = None) -> builder.Recipe:
+    return builder.Recipe(
+        what="server image",
+        repository=IMAGE_REPOSITORY,
+        label=CONTEXT_LABEL,
+        files=context_files(root),
+        folders=FOLDERS,
+    )
 
 
-def _tar(files: dict[str, bytes]) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for folder in ("genoteam", "guidelines"):  # present even when empty: the Dockerfile copies them
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
-            tar.addfile(info)
-        for name in sorted(files):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(files[name]), 0o644, 0
-            tar.addfile(info, io.BytesIO(files[name]))
-    buffer.seek(0)
-    return buffer
+def build_server_image(
+    client: Any,
+    base: str | None = None,
+    progress: Callable[[str], None] = print,
+    ca: bytes | None = None,
+    root: Path | None = None,
+) -> str:
+    """Build the image unless its content-hash tag exists (tagging `:latest` too); return the tag."""
+    from genoteam.sandbox.image import default_base
 
-
-def build_server_image(client: Any, base: str | None = None, progress: Callable[[str], None] = print) -> str:
-    """Build the image unless its content-hash tag exists; return the tag."""
-    import docker.errors
-
-    base = base or default_base(client)
-    try:
-        base_id = client.images.get(base).id
-    except docker.errors.ImageNotFound:
-        base_id = f"unresolved:{base}"
-    files = context_files()
-    files["build-ca.crt"] = ca_bundle()
-    context = _digest(files, base_id)
-    tag = f"{IMAGE_REPOSITORY}:{context[:16]}"
-    try:
-        client.images.get(tag)
-        progress(f"skipped: server image {tag} already exists")
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    progress(f"building server image {tag} from base {base}")
-    lines: list[str] = []
-    for chunk in client.api.build(
-        fileobj=_tar(files),
-        custom_context=True,
-        tag=tag,
-        buildargs={"BASE_IMAGE": base, "CONTEXT_HASH": context},
-        pull=False,
-        rm=True,
-        forcerm=True,
-        decode=True,
-        labels={CONTEXT_LABEL: context},
-    ):
-        if "error" in chunk:
-            raise GenoteamError(
-                f"building the server image failed: {chunk['error'].strip()}\n{''.join(lines[-15:])}",
-                f"check that the base image {base} is local (sandbox_image/build_base.sh) and PyPI is reachable",
-            )
-        lines.append(chunk.get("stream", ""))
-    return tag
+    chosen = base or default_base(client)
+    built = builder.build(client, recipe(root), chosen, builder.ca_bundle() if ca is None else ca, progress)
+    return built.tag

@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,8 @@ from genoteam.toolkit.errors import GenoteamError
 
 JobKind = Literal["analyze", "preprocess", "statistics"]
 TERMINAL: frozenset[str] = frozenset({"complete", "failed", "cancelled", "interrupted"})
+RERUN: frozenset[str] = frozenset({"failed", "cancelled", "interrupted"})  # asked again: started again
+RemoveContainers = Callable[[str, int | None, int | None], str]  # (job id, pid, pid start) -> note
 SPAWN_GRACE_S = 30.0  # a worker that has not written its pid by then never started
 
 
@@ -55,6 +57,8 @@ class JobSpec(BaseModel):
     input_dir: str
     created_at: str
     request_hash: str
+    # what else the answer depends on (part of the job id): see `answer_inputs`
+    depends_on: dict[str, str] = {}
 
 
 class JobStatus(BaseModel):
@@ -95,8 +99,67 @@ def normalise_request(request: AnalysisRequest) -> AnalysisRequest:
     return request.model_copy(update={"cohorts": cohorts})
 
 
-def request_hash(kind: str, request: AnalysisRequest, engine: str, input_dir: str) -> str:
-    payload = {"kind": kind, "request": request.model_dump(mode="json"), "engine": engine, "input": input_dir}
+def _tree_stats(folder: Path, root: Path) -> list[str]:
+    """One line per file under `folder`: path relative to `root`, size, mtime (nanoseconds)."""
+    lines = []
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        try:
+            stat = path.stat()
+        except OSError:  # vanished while listing: it is not an input any more
+            continue
+        if path.is_file():
+            lines.append(f"{path.relative_to(root).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}")
+    return lines
+
+
+def inputs_fingerprint(input_dir: Path, request: AnalysisRequest) -> str:
+    """Sizes and mtimes of the files a request can read: GEO/<trait>, GEO/<condition> and TCGA/.
+
+    Why stats and not hashes: they are cheap on a GenoTEX-sized folder and change whenever a file
+    is replaced or edited; TCGA/ is taken whole because a trait's TCGA cohort is found by name.
+    """
+    input_dir = Path(input_dir)
+    folders = [input_dir / "GEO" / request.trait, input_dir / "TCGA"]
+    if request.condition:
+        folders.append(input_dir / "GEO" / request.condition)
+    lines = [line for folder in folders for line in _tree_stats(folder, input_dir)]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def guidelines_sha256() -> str:
+    """Hash of the guideline files in force (the team's instructions change its answers)."""
+    from genoteam.shipped import shipped_dir
+
+    folder = shipped_dir("guidelines")
+    lines = _tree_stats(folder, folder)  # names and sizes, then the contents
+    digest = hashlib.sha256("\n".join(line.rsplit("\t", 1)[0] for line in lines).encode())
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def answer_inputs(request: AnalysisRequest, input_dir: Path) -> dict[str, str]:
+    """Everything besides the request an answer depends on: a change means a new job."""
+    from genoteam import __version__
+
+    return {
+        "inputs_fingerprint": inputs_fingerprint(input_dir, request),
+        "genoteam_version": __version__,
+        "guidelines_sha256": guidelines_sha256(),
+    }
+
+
+def request_hash(
+    kind: str, request: AnalysisRequest, engine: str, input_dir: str, depends_on: dict[str, str] | None = None
+) -> str:
+    payload = {
+        "kind": kind,
+        "request": request.model_dump(mode="json"),
+        "engine": engine,
+        "input": input_dir,
+        "depends_on": depends_on or {},
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -243,21 +306,34 @@ class JobStore:
 
     # ---- changing --------------------------------------------------------------------
     def submit(
-        self, kind: JobKind, request: AnalysisRequest, engine: str, engine_target: str, input_dir: Path
+        self,
+        kind: JobKind,
+        request: AnalysisRequest,
+        engine: str,
+        engine_target: str,
+        input_dir: Path,
+        force: bool = False,
+        remove_containers: RemoveContainers | None = None,
     ) -> tuple[JobRecord, bool]:
-        """The job for this request: the existing one (same hash), or a new one started now.
+        """The job for this request: the existing one (same key), or a new one started now.
 
+        The key is the request, engine and input folder plus `answer_inputs` (input files'
+        sizes and mtimes, genoteam version, guidelines hash), so a changed input is a new job.
         Returns (record, started). A job that ended failed/cancelled/interrupted is started
-        again in the same folder (attempt + 1); a queued, running or complete one is returned.
+        again in the same folder (attempt + 1); a queued, running or complete one is returned,
+        unless `force`: then a running one is stopped and every one is started again.
         """
         request = normalise_request(request)
-        digest = request_hash(kind, request, engine, str(input_dir))
+        depends_on = answer_inputs(request, input_dir)
+        digest = request_hash(kind, request, engine, str(input_dir), depends_on)
         job_id = f"job-{digest[:16]}"
         job_dir = self.jobs_dir / job_id
         with self._locked():
             existing = self._read_unlocked(job_dir)
-            if existing is not None and existing.status.state not in {"failed", "cancelled", "interrupted"}:
+            if existing is not None and existing.status.state not in RERUN and not force:
                 return existing, False
+            if existing is not None and existing.status.state not in TERMINAL:  # forced: stop it first
+                self._stop_worker(job_dir, existing.status, remove_containers)
             attempt = existing.status.attempt + 1 if existing is not None else 1
             if existing is None:
                 job_dir.mkdir(parents=True, exist_ok=True)
@@ -270,6 +346,7 @@ class JobStore:
                     input_dir=str(input_dir),
                     created_at=now_iso(),
                     request_hash=digest,
+                    depends_on=depends_on,
                 )
                 write_json_atomic(job_dir / "job.json", spec.model_dump(mode="json"))
             else:
@@ -309,7 +386,24 @@ class JobStore:
                 },
             )
 
-    def cancel(self, job_id: str, remove_containers=None) -> tuple[JobRecord, str]:
+    def _stop_worker(
+        self, job_dir: Path, status: JobStatus, remove_containers: RemoveContainers | None
+    ) -> tuple[JobStatus, str]:
+        """Stop a job's worker (its process group) and its sandbox containers; hold the lock."""
+        stopped = bool(status.pid) and lifecycle.stop_group(status.pid, status.pid_start)
+        if not stopped and status.pid is None:  # not started yet: wait briefly for its pid
+            deadline = time.time() + 5
+            while time.time() < deadline and status.pid is None:
+                time.sleep(0.1)
+                status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
+            if status.pid:
+                stopped = lifecycle.stop_group(status.pid, status.pid_start)
+        note = "worker stopped" if stopped else "worker was not running"
+        if remove_containers is not None:
+            note += "; " + remove_containers(job_dir.name, status.pid, status.pid_start)
+        return status, note
+
+    def cancel(self, job_id: str, remove_containers: RemoveContainers | None = None) -> tuple[JobRecord, str]:
         """Stop the job's worker (its whole process group) and its sandbox containers.
 
         Returns (record, note). Cancelling a finished job changes nothing and says so.
@@ -325,17 +419,7 @@ class JobStore:
                     spec=record.spec, status=status
                 ), f"job already {status.state}; nothing to stop"
             (job_dir / "cancel.requested").write_text(now_iso())
-            stopped = bool(status.pid) and lifecycle.stop_group(status.pid, status.pid_start)
-            if not stopped and status.pid is None:  # not started yet: wait briefly for its pid
-                deadline = time.time() + 5
-                while time.time() < deadline and status.pid is None:
-                    time.sleep(0.1)
-                    status = JobStatus.model_validate_json((job_dir / "status.json").read_text())
-                if status.pid:
-                    stopped = lifecycle.stop_group(status.pid, status.pid_start)
-            note = "worker stopped" if stopped else "worker was not running"
-            if remove_containers is not None:
-                note += "; " + remove_containers(job_id, status.pid, status.pid_start)
+            status, note = self._stop_worker(job_dir, status, remove_containers)
             status.state = "cancelled"
             status.message = "cancelled on request"
             status.finished_at = status.updated_at = now_iso()

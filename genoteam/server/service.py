@@ -116,10 +116,15 @@ class Service:
         return self.config.engine or engines.default_engine_name()
 
     async def submit(
-        self, kind: JobKind, request: AnalysisRequest, wait_s: float, progress: ProgressFn
+        self,
+        kind: JobKind,
+        request: AnalysisRequest,
+        wait_s: float,
+        progress: ProgressFn,
+        force: bool = False,
     ) -> SubmitView:
         if request.discover:  # the job finds its cohorts; the input folder is not needed
-            return await self._start(kind, request, wait_s, progress, self.discovery_cache() / "input")
+            return await self._start(kind, request, wait_s, progress, self.discovery_cache() / "input", force)
         input_dir = self.input_dir()
         known = catalog.known_cohort_ids(input_dir, request.trait)  # an unknown trait fails now, not later
         entities = entities_for(request.trait, request.condition)
@@ -132,15 +137,23 @@ class Service:
                 f"use cohorts list_cohorts(trait='{request.trait}') shows ({', '.join(sorted(known))}); a GEO "
                 f"series (GSE...) missing from the input folder is downloaded by the job; other cohorts must be there",
             )
-        return await self._start(kind, request, wait_s, progress, input_dir)
+        return await self._start(kind, request, wait_s, progress, input_dir, force)
 
     async def _start(
-        self, kind: JobKind, request: AnalysisRequest, wait_s: float, progress: ProgressFn, input_dir: Path
+        self,
+        kind: JobKind,
+        request: AnalysisRequest,
+        wait_s: float,
+        progress: ProgressFn,
+        input_dir: Path,
+        force: bool = False,
     ) -> SubmitView:
         name = self.engine_name()
         target = engines.resolve_target(name)
         record, started = await anyio.to_thread.run_sync(
-            lambda: self.store.submit(kind, request, name, target, input_dir)
+            lambda: self.store.submit(
+                kind, request, name, target, input_dir, force=force, remove_containers=remove_job_containers
+            )
         )
         view = await self.wait(record.job_id, wait_s, progress)
         return SubmitView(**view.model_dump(), started_now=started)

@@ -90,6 +90,7 @@ class ResultPage(Compact):
     next_offset: int | None
     genes: list[GeneHit]
     message: str
+    sandbox: str = Field(description="where the analysis code ran: docker, local (unisolated host) or none")
     resources: list[str]
     discovered: list[Candidate] = Field(
         default_factory=list, description="Cohorts found by search, with reasons"
@@ -232,9 +233,17 @@ def result_page(job_id: str, result: AnalysisResult, top_k: int, offset: int, sc
         next_offset=end if end < len(genes) else None,
         genes=page,
         message=scrub(result.message) or "",
+        sandbox=result.sandbox,
         resources=resource_uris(job_id),
         discovered=[c.model_copy(update={"error": scrub(c.error)}) for c in candidates(result.discovery)],
     )
+
+
+SANDBOX_WORDS = {
+    "docker": "the Docker sandbox",
+    "local": "the server's machine WITHOUT isolation (--sandbox local)",
+    "none": "no sandbox (the reference engine runs the toolkit in-process)",
+}
 
 
 def _fmt(value: float | None) -> str:
@@ -243,7 +252,10 @@ def _fmt(value: float | None) -> str:
 
 def result_text(page: ResultPage) -> str:
     head = f"{page.trait}" + (f" | condition {page.condition}" if page.condition else "")
-    lines = [f"Result of {page.job_id} ({head}): {page.status}, method {page.method}."]
+    lines = [
+        f"Result of {page.job_id} ({head}): {page.status}, method {page.method}, "
+        f"code ran in: {SANDBOX_WORDS.get(page.sandbox, page.sandbox)}."
+    ]
     if page.partial:
         lines.append("PARTIAL: not every step succeeded; see cohorts and message.")
     usable = [c for c in page.cohorts if c.usable]

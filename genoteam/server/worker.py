@@ -298,6 +298,11 @@ def run_engine(spec: JobSpec, job_dir: Path, status: StatusWriter) -> AnalysisRe
     return result.model_copy(update={"message": f"{result.message} ({note})".strip()})
 
 
+def result_failed(result: AnalysisResult) -> bool:
+    """An answer that is a failure: the engine said failed, or every cohort failed with an error."""
+    return result.status == "failed" or (bool(result.cohorts) and all(c.error for c in result.cohorts))
+
+
 def run_job(job_dir: Path, max_workers: int) -> int:
     spec = JobSpec.model_validate_json((job_dir / "job.json").read_text())
     status = StatusWriter(job_dir)
@@ -320,6 +325,18 @@ def run_job(job_dir: Path, max_workers: int) -> int:
             log_line(f"job {spec.job_id} failed", with_traceback=True)
             (job_dir / "result.json").unlink(missing_ok=True)
             status.finish(state="failed", finished_at=now_iso(), **failure_fields(error, job_dir))
+            return 1
+        if result_failed(result):  # the result stays readable; the job says failed, never complete
+            status.finish(
+                state="failed",
+                progress=1.0,
+                message=f"finished: {result.status}",
+                result_status=result.status,
+                error=result.message or "every cohort failed",
+                hint="get_result lists each cohort's error; fix the cause and ask again (a failed job is re-run)",
+                finished_at=now_iso(),
+            )
+            log_line(f"job {spec.job_id} failed: {result.message[:300]}")
             return 1
         status.finish(
             state="complete",

@@ -154,9 +154,17 @@ def test_the_pool_bounds_open_sessions_and_frees_slots(tmp_path):
     second.close()
 
 
-def test_auto_picks_local_when_no_engine_answers(monkeypatch):
+def test_auto_never_falls_back_to_the_host_when_no_engine_answers(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/genoteam-test.sock")
-    assert resolve_backend("auto") == "local"
+    with pytest.raises(GenoteamError, match="no Docker engine answers") as offline:
+        resolve_backend("auto")
+    assert "--sandbox local" in offline.value.hint and "systemctl start docker" in offline.value.hint
+    with pytest.raises(GenoteamError, match="no Docker engine answers") as with_model:
+        resolve_backend("auto", model_code=True)
+    assert "never runs on the host" in with_model.value.hint
+    assert resolve_backend("local") == "local"  # asked for, and no model wrote the code
+    with pytest.raises(GenoteamError, match="model-written code on this machine"):
+        resolve_backend("local", model_code=True)
     with pytest.raises(GenoteamError, match="unknown sandbox backend"):
         resolve_backend("vm")
 
