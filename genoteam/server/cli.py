@@ -31,9 +31,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 
 def run_serve(args: argparse.Namespace) -> int:
     from genoteam.server.app import build_server
+    from genoteam.server.health import check_mount_layout
     from genoteam.server.transports import serve
 
     config = config_from_args(args)
+    check_mount_layout({"input folder": config.input_dir, "workspace": config.workspace})
     config.workspace.mkdir(parents=True, exist_ok=True)
     if config.geo_base_url:  # job workers inherit the environment, and fetch from there
         os.environ["GENOTEAM_GEO_BASE_URL"] = config.geo_base_url

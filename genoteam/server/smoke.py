@@ -104,7 +104,8 @@ async def _run(
         checks.check(
             not result.is_error and page.get("status") in {"complete", "partial"},
             "result",
-            f"status {page.get('status')}, {page.get('total_genes')} genes, cohorts {page.get('selected_cohorts')}",
+            f"status {page.get('status')}, {page.get('total_genes')} genes, cohorts {page.get('selected_cohorts')}, "
+            f"code ran in sandbox {page.get('sandbox')}",
         )
         for kind in ("report", "genes.csv"):
             read = await client.read_resource(f"genoteam://jobs/{job_id}/{kind}")

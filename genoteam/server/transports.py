@@ -19,6 +19,45 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from genoteam.server.config import ServerConfig, is_loopback
 
 MCP_PATH = "/mcp"
+HEALTH_PATHS = ("/healthz", "/readyz")
+
+
+async def _send_json(send: Send, status: int, payload: dict) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class HealthRoutes:
+    """GET /healthz (the process serves: 200) and /readyz (jobs can run: 200, else 503 with the
+    failing checks), answered before the token check so probes need no secret; neither names a path."""
+
+    def __init__(self, app: ASGIApp, config: ServerConfig) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") not in HEALTH_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") not in {"GET", "HEAD"}:
+            await _send_json(send, 405, {"error": "use GET"})
+            return
+        from genoteam import __version__
+
+        if scope["path"] == "/healthz":
+            await _send_json(send, 200, {"status": "ok", "version": __version__})
+            return
+        from genoteam.server.health import readiness
+
+        report = await anyio.to_thread.run_sync(readiness, self.config.workspace)
+        await _send_json(send, 200 if report["ready"] else 503, {**report, "version": __version__})
 
 
 class BearerTokenMiddleware:
@@ -72,7 +111,7 @@ def http_app(server: MCPServer, config: ServerConfig) -> ASGIApp:
     )
     if config.token:
         app = BearerTokenMiddleware(app, config.token)
-    return app
+    return HealthRoutes(app, config)
 
 
 async def serve_http(server: MCPServer, config: ServerConfig) -> None:

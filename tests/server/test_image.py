@@ -1,8 +1,8 @@
 """The server image, built from the current sources and driven over stdio with `docker run -i`.
 
 The container reaches the host's Docker engine through the mounted socket, and the workspace is
-mounted at the same path as on the host (the mapping the README prescribes), so the job folder
-the containerised server writes is the host's.
+data are mounted at the same paths as on the host (the mapping the README prescribes), so the job
+folder the containerised server writes is the host's.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def docker_run(image: str, shared_input, workspace, *extra: str) -> StdioServerP
         "-v",
         f"{SOCKET}:{SOCKET}",
         "-v",
-        f"{shared_input}:/input:ro",
+        f"{shared_input}:{shared_input}:ro",
+        "-e",
+        f"GENOTEAM_INPUT={shared_input}",
         "-v",
         f"{workspace}:{workspace}",
         "-e",

@@ -6,6 +6,7 @@ trait comes from the header of its expression matrix. Its gene list is no analys
 the first expression-matrix rows, ranked by row order, labelled as such in the message.
 Controlled by env (the worker inherits the server's env):
   GENOTEAM_STEP_ENGINE_STEPS, GENOTEAM_STEP_ENGINE_STEP_S, GENOTEAM_STEP_ENGINE_FAIL=1,
+  GENOTEAM_STEP_ENGINE_COHORT_ERROR=<text>: every cohort fails with that error (a "failed" result),
   GENOTEAM_STEP_ENGINE_IMAGE=<local image>: start a labelled container (like a sandbox) first.
 """
 
@@ -66,6 +67,20 @@ def run(
     if os.environ.get("GENOTEAM_STEP_ENGINE_FAIL"):
         raise GenoteamError(
             f"step engine failed on purpose under {input_dir}", "unset GENOTEAM_STEP_ENGINE_FAIL"
+        )
+    cohort_error = os.environ.get("GENOTEAM_STEP_ENGINE_COHORT_ERROR")
+    if cohort_error:  # like a configuration problem: every cohort fails, the engine answers "failed"
+        failed = [c.model_copy(update={"usable": False, "error": cohort_error}) for c in cohorts]
+        return AnalysisResult(
+            trait=request.trait,
+            condition=request.condition,
+            status="failed",
+            method=f"step-engine-{stage}",
+            selected_cohorts=[],
+            cohorts=failed,
+            significant_genes=[],
+            output_dir=str(output_dir),
+            message=f"every cohort failed: {cohort_error}",
         )
     preprocess = output_dir / "preprocess" / request.trait
     preprocess.mkdir(parents=True, exist_ok=True)
