@@ -156,7 +156,8 @@ class TeamRun:
         self.state = JobState(job_id=uuid.uuid4().hex[:12])
         messages = self.output_dir / "messages.jsonl"
         messages.unlink(missing_ok=True)
-        memory = CodeMemory(memory_path)
+        # on the host (local backend) only shipped code runs: learned code was written by a model
+        memory = CodeMemory(memory_path, shipped_only=self.backend == "local")
         if seed_memory:
             memory.seed_shipped()
         self.team = Team(

@@ -146,9 +146,11 @@ def _sha(code: str) -> str:
 class CodeMemory:
     """The SQLite-backed store. One instance per process; safe for sequential use across jobs."""
 
-    def __init__(self, path: Path, workspace: str | None = None) -> None:
-        """`workspace` names where learned code may be reused (default: the memory file's folder)."""
+    def __init__(self, path: Path, workspace: str | None = None, shipped_only: bool = False) -> None:
+        """`workspace` names where learned code may be reused (default: the memory file's folder).
+        `shipped_only`: offer no learned (model-written) code, e.g. when code runs on the host."""
         self.path = Path(path)
+        self.shipped_only = shipped_only
         self.workspace = workspace or str(self.path.resolve().parent)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -246,7 +248,9 @@ class CodeMemory:
         found = [
             s
             for s in map(self._row, rows)
-            if s.signature.fits(wanted) and s.trusted and (s.shipped or s.workspace == self.workspace)
+            if s.signature.fits(wanted)
+            and s.trusted
+            and (s.shipped or (not self.shipped_only and s.workspace == self.workspace))
         ]
         found.sort(
             key=lambda s: (

@@ -2,7 +2,7 @@
 
 The sdist is built from a copy of the checkout's sources, and the wheel from that sdist (`uv
 build`, as a package index would serve them); both are cached under .cache/install/dist/<hash of
-the sources>/, and the fresh venv the wheel is pip-installed into under
+the sources>/, and the fresh venv the wheel is installed into (`uv pip install`) under
 .cache/install/venvs/<sha256 of the wheel>/, so a rerun with unchanged sources reuses them (the
 fixtures print "reusing ..."). Environments of the installed commands drop PYTHONPATH and every
 GENOTEAM_* variable, so nothing of the checkout leaks into the installed copy.
@@ -85,7 +85,7 @@ def built_dist(say: Say) -> tuple[Path, Path]:
 
 
 def installed_venv(wheel: Path, say: Say) -> Path:
-    """A venv with `pip install <wheel>` and nothing else, cached by the wheel's sha256."""
+    """A fresh venv with the wheel (and its dependencies) and nothing else, cached by the wheel's sha256."""
     key = hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]
     venv = CACHE / "venvs" / key
     stamp = venv / ".genoteam-installed"
@@ -94,13 +94,14 @@ def installed_venv(wheel: Path, say: Say) -> Path:
         return venv
     for old in (CACHE / "venvs").glob("*"):  # one venv at a time: each holds the whole stack
         shutil.rmtree(old, ignore_errors=True)
-    say(f"install tests: creating venv {venv} and pip installing {wheel.name}")
+    say(f"install tests: creating venv {venv} and installing {wheel.name} into it (uv pip)")
     _run([sys.executable, "-m", "venv", venv], CACHE, clean_env(), "python -m venv")
+    # uv's installer: the same resolution as pip's from PyPI, in seconds with its cache (.cache/uv)
     _run(
-        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", wheel],
+        [uv_tool(), "pip", "install", "--python", venv / "bin" / "python", wheel],
         CACHE,
         clean_env(),
-        "pip install of the wheel",
+        "installing the wheel into the venv",
     )
     stamp.write_text(wheel.name + "\n")
     return venv
