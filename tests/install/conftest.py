@@ -13,7 +13,13 @@ from tests.install.installed import built_dist, installed_venv
 def say(request):
     """Print on the terminal even while output is captured (what is built, what is reused)."""
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    return (lambda line: reporter.write_line(line)) if reporter else print
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    return say if reporter and capture else print
 
 
 @pytest.fixture(scope="session")
