@@ -66,7 +66,7 @@ WaitSeconds = Annotated[
         ge=0, le=MAX_WAIT_S, description=f"Seconds to wait for completion before returning (0-{MAX_WAIT_S:g})"
     ),
 ]
-Force = Annotated[bool, Field(description="Re-run even if this request has a job (a running one is stopped)")]
+Force = Annotated[bool, Field(description="Re-run even if this request has a job")]
 TopK = Annotated[int, Field(ge=1, le=500, description="Genes per page (1-500)")]
 Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Index of the first item to return")]
 Limit = Annotated[int, Field(ge=1, le=200, description="Items per page (1-200)")]

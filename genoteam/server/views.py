@@ -90,7 +90,7 @@ class ResultPage(Compact):
     next_offset: int | None
     genes: list[GeneHit]
     message: str
-    sandbox: str = Field(description="where the analysis code ran: docker, local (unisolated host) or none")
+    sandbox: str = Field(description="where the code ran: docker, local or none")
     resources: list[str]
     discovered: list[Candidate] = Field(
         default_factory=list, description="Cohorts found by search, with reasons"

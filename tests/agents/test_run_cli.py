@@ -79,7 +79,12 @@ def test_genoteam_run_offline_writes_layout_provenance_and_report(synthetic_inpu
     assert "lookups found fitting code (100%)" in report
 
 
-def test_engine_on_the_scripted_model_learns_and_reuses_code(synthetic_input, tmp_path):
+@pytest.mark.docker
+def test_engine_on_the_scripted_model_learns_and_reuses_code(synthetic_input, tmp_path, docker_engine):
+    """Model-written code: the Docker sandbox (the local backend refuses it)."""
+    from genoteam.sandbox.image import ensure_image
+
+    ensure_image(docker_engine, progress=lambda line: None)
     input_dir, _ = synthetic_input
     script = Script(fallback=competent_model)
     with ScriptedModelServer(script) as server:
@@ -94,7 +99,7 @@ def test_engine_on_the_scripted_model_learns_and_reuses_code(synthetic_input, tm
             input_dir,
             tmp_path / "out",
             None,
-            sandbox="local",
+            sandbox="docker",
             config=config,
             memory_path=tmp_path / "memory.sqlite",
             seed_memory=False,
@@ -157,12 +162,19 @@ def _config_file(tmp_path, api_base: str, authoring: str | None = None) -> str:
     return str(path)
 
 
-def test_model_first_run_writes_every_unit_with_models_and_matches_offline(synthetic_input, tmp_path, capsys):
+@pytest.mark.docker
+def test_model_first_run_writes_every_unit_with_models_and_matches_offline(
+    synthetic_input, tmp_path, capsys, docker_engine
+):
     """`genoteam run --authoring model-first --config team.toml`: no code comes from memory, every
-    unit's prompt carries its shipped snippet as an example, and the answer equals the offline run."""
+    unit's prompt carries its shipped snippet as an example, and the answer equals the offline run.
+    In the Docker sandbox: model-written code never runs on the host (the local backend refuses it)."""
+    from genoteam.sandbox.image import ensure_image
+
+    ensure_image(docker_engine, progress=lambda line: None)
     input_dir, _ = synthetic_input
     cohorts = ["--cohort", "GSE9900501", "--cohort", "TCGA"]
-    common = ["--trait", TRAIT, "--input", str(input_dir), "--sandbox", "local", "--json", *cohorts]
+    common = ["--trait", TRAIT, "--input", str(input_dir), "--sandbox", "docker", "--json", *cohorts]
     memory = ["--memory", str(tmp_path / "memory.sqlite")]
     assert main(["run", *common, "--output", str(tmp_path / "offline"), *memory]) == 0
     offline = json.loads(capsys.readouterr().out)
