@@ -13,14 +13,32 @@ from dataclasses import dataclass
 from genoteam.agents.guidelines import ActionUnit, Guideline
 from genoteam.agents.llm import ModelCallError, ModelClient
 from genoteam.agents.messages import CodeProposal, CodeRequest, MessageBus
-from genoteam.agents.parsing import extract_code
-from genoteam.agents.prompts import UnitBrief, code_messages
+from genoteam.agents.parsing import extract_code, extract_json_object
+from genoteam.agents.prompts import UnitBrief, code_messages, second_opinion_messages
 
 
 @dataclass(frozen=True)
 class Proposal:
     code: str | None
     problem: str = ""
+
+
+@dataclass(frozen=True)
+class SecondOpinion:
+    """The domain expert on a rule-based choice: agree, or override with code (reviewed as usual)."""
+
+    agree: bool
+    reason: str
+    code: str | None = None
+    source: str = "model"  # or "rules (...)" when the expert's reply could not be used
+
+    def as_record(self) -> dict:
+        return {
+            "agree": self.agree,
+            "reason": self.reason,
+            "override": self.code is not None,
+            "source": self.source,
+        }
 
 
 class CodeAuthors:
@@ -90,3 +108,63 @@ class CodeAuthors:
             )
         )
         return proposal
+
+    def wants_second_opinion(self, unit: ActionUnit) -> bool:
+        """A judgement unit whose rule-based choice the domain expert's model should check."""
+        return unit.needs_domain_knowledge and not self.client.is_offline("domain_expert")
+
+    def second_opinion(self, unit: ActionUnit, code: str, output: str, preview: str) -> SecondOpinion:
+        """Ask the domain expert whether the rule-based choice stands (request/proposal messages).
+
+        An unreadable reply, or a disagreement without code, keeps the rule-based choice and says so:
+        the rules' choice passed its checks, an unusable opinion cannot replace it."""
+        request = self.bus.send(
+            CodeRequest(
+                sender=self.owner,
+                recipient="domain_expert",
+                task_id=self.task_id,
+                unit=unit.name,
+                instructions="check the rule-based choice of this judgement unit",
+                context=output[-4_000:],
+            )
+        )
+        messages = second_opinion_messages(self.guideline, unit, self.task_id, code, output, preview)
+        try:
+            reply = self.client.complete("domain_expert", "domain_review", messages, self.task_id, unit.name)
+            opinion = _opinion_of(reply.text, reply.finish_reason, reply.tool_calls)
+        except ModelCallError as error:
+            opinion = SecondOpinion(
+                True, f"the expert could not be asked: {error.problem}", None, "rules (kept)"
+            )
+        self.bus.send(
+            CodeProposal(
+                sender="domain_expert",
+                recipient=self.owner,
+                task_id=self.task_id,
+                in_reply_to=request.id,
+                unit=unit.name,
+                code=opinion.code,
+                source="model" if opinion.code else "none",
+                problem=opinion.reason,
+            )
+        )
+        return opinion
+
+
+def _opinion_of(text: str, finish_reason: str | None, tool_calls: list[dict]) -> SecondOpinion:
+    data, problem = extract_json_object(text)
+    if data is None or not isinstance(data.get("agree"), bool):
+        why = problem or "no boolean `agree`"
+        return SecondOpinion(True, f"the expert's reply was unusable ({why})", None, "rules (kept)")
+    reason = str(data.get("reason") or "").strip()[:600] or "(no reason given)"
+    if data["agree"]:
+        return SecondOpinion(True, reason)
+    parsed = extract_code(text, finish_reason, tool_calls)
+    if parsed.code is None:
+        return SecondOpinion(
+            True,
+            f"the expert disagreed ({reason}) but gave no usable code: {parsed.problem}",
+            None,
+            "rules (kept)",
+        )
+    return SecondOpinion(False, reason, parsed.code)

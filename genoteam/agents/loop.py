@@ -321,9 +321,12 @@ class TaskRunner:
                 "problem": f"the planner went back to this unit: {reason}",
                 "requests": [reason],
             }
+        override: str | None = None  # the domain expert's code replacing a rule-based choice
         for number in range(1, self.team.config.max_revisions + 2):
             snippet = None
-            if number == 1 and first_hit is not None:
+            if override is not None:
+                pass
+            elif number == 1 and first_hit is not None:
                 snippet = first_hit
             elif not self.authors.can_write(unit):
                 author = self.authors.author_of(unit)
@@ -338,7 +341,12 @@ class TaskRunner:
                         )
                     break
             preview = self._preview(unit) if self._models_involved(unit) else ""
-            if snippet is not None:
+            if override is not None:
+                attempt = AttemptRecord(
+                    number=number, author="domain_expert", code_source="model", code=override
+                )
+                override = None
+            elif snippet is not None:
                 tried.add(snippet.id)
                 attempt = AttemptRecord(
                     number=number,
@@ -375,6 +383,9 @@ class TaskRunner:
                 feedback = {"code": None, "problem": attempt.problem, "requests": attempt.verdict.requests}
                 continue
             self._attempt(unit, attempt, run, preview)
+            if attempt.second_opinion and attempt.second_opinion.get("override"):
+                override = attempt.second_opinion.pop("code")
+                continue
             if attempt.verdict.approved:
                 visit.status, visit.final_code = "passed", attempt.code
                 visit.from_memory = attempt.code_source == "memory"
@@ -431,10 +442,28 @@ class TaskRunner:
         except BudgetExhausted:
             self._undo(attempt)  # the job stops; what this attempt wrote must not count
             raise
+        if attempt.verdict.approved and attempt.snippet_origin == SHIPPED and self._second_opinion_due(unit):
+            self._ask_second_opinion(unit, attempt, preview)
         if attempt.verdict.approved:
             self.session.run_cell(commit_cell(), timeout_s=CHECK_TIMEOUT_S)
         elif not kernel_lost:  # a lost kernel was rebuilt from accepted code already
             self._undo(attempt)
+
+    def _second_opinion_due(self, unit: ActionUnit) -> bool:
+        return self.team.config.authoring == "shipped" and self.authors.wants_second_opinion(unit)
+
+    def _ask_second_opinion(self, unit: ActionUnit, attempt: AttemptRecord, preview: str) -> None:
+        """The domain expert's model checks the rule-based choice; an override replaces it (the
+        shipped attempt is rolled back, the expert's code is the next attempt, reviewed as usual)."""
+        opinion = self.authors.second_opinion(unit, attempt.code or "", attempt.output, preview)
+        attempt.second_opinion = opinion.as_record()
+        if opinion.code is not None:
+            attempt.second_opinion["code"] = opinion.code  # taken by _run_unit for the next attempt
+            attempt.verdict = VerdictRecord(
+                approved=False,
+                reason=f"the domain expert overrode the rule-based choice: {opinion.reason}",
+                source="domain_expert (second opinion)",
+            )
 
     def _undo(self, attempt: AttemptRecord) -> None:
         result = self.session.run_cell(rollback_cell(), timeout_s=CHECK_TIMEOUT_S)

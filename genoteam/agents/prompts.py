@@ -121,6 +121,30 @@ def code_messages(
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
+def second_opinion_messages(
+    guideline: Guideline, unit: ActionUnit, task_id: str, code: str, output: str, preview: str
+) -> list[dict]:
+    """Prompt for the domain expert's check of the rule-based choice a shipped snippet made."""
+    system = (
+        header("domain_expert", "domain_review", task_id, unit.name)
+        + "\n"
+        + ROLE_BRIEFS["domain_expert"]
+        + "\n\nThe team's rule-based chooser has made the choice below for a unit that needs biological judgement. "
+        "Check it against the candidate fields. If it is right, answer with one JSON object "
+        '{"agree": true, "reason": "..."}. If it is wrong, answer {"agree": false, "reason": "what is wrong"} '
+        "followed by exactly one ```python code block with the corrected code for the whole unit (it will be "
+        "run, checked and reviewed like any other attempt)."
+    )
+    if guideline.prose:
+        system += "\n\n# Guideline\n" + clip(guideline.prose, 6_000)
+    user = (
+        f"# Action unit `{unit.name}`\n{unit.instructions.strip()}\n\n"
+        + (f"# Variables in the kernel before the choice\n{preview}\n\n" if preview else "")
+        + f"# The rule-based code that ran\n```python\n{code.strip()}\n```\n\n# What it printed\n{clip(output, 6_000)}"
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
 def review_messages(request: ReviewRequest, task_id: str, brief: ReviewBrief | None = None) -> list[dict]:
     """Prompt for judging one attempt: the guideline's rules for the unit, the kernel before the
     attempt, the attempt and the task history; nothing else (not the author's reasoning)."""

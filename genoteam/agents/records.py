@@ -39,6 +39,7 @@ class AttemptRecord(BaseModel):
     rolled_back: dict | None = (
         None  # a rejected attempt undone: names removed, files removed, record restored
     )
+    second_opinion: dict | None = None  # the domain expert on a rule-based choice (agree / override)
     duration_s: float = 0.0
 
 

@@ -210,3 +210,13 @@ def docker_session(tmp_path: Path, docker_engine):
         yield session
     finally:
         session.close()
+
+
+@pytest.fixture(scope="module")
+def small_cohorts(tmp_path_factory) -> Path:
+    """Synthetic input: one GEO series (GSE9900501) and a TCGA cohort, 300 genes, 24 samples."""
+    from genoteam.synthetic import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("synthetic")
+    generate(SynthConfig(n_genes=300, n_samples=24, kind="both", n_geo_cohorts=1, seed=5), root / "input")
+    return root / "input"

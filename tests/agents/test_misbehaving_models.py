@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from genoteam.agents.memory import CodeMemory
 from genoteam.cli import main
 from tests.standin_model import (
@@ -33,15 +31,6 @@ from tests.standin_model import (
 
 TRAIT = "Kidney_Clear_Cell_Carcinoma"
 GEO = "GSE9900501"
-
-
-@pytest.fixture(scope="module")
-def synthetic_input(tmp_path_factory):
-    from genoteam.synthetic import SynthConfig, generate
-
-    root = tmp_path_factory.mktemp("synthetic")
-    generate(SynthConfig(n_genes=300, n_samples=24, kind="both", n_geo_cohorts=1, seed=5), root / "input")
-    return root / "input"
 
 
 def write_config(path, api_base: str, team: str = "", role_sections: str = "") -> str:
@@ -73,10 +62,8 @@ def _attempts(provenance: dict, task_part: str, unit: str) -> list[dict]:
     return [a for v in visits for a in v["attempts"]]
 
 
-def test_every_misbehaviour_is_handled_and_the_answer_equals_the_offline_run(
-    synthetic_input, tmp_path, capsys
-):
-    assert main(_argv(synthetic_input, tmp_path / "offline", tmp_path / "m0.sqlite")) == 0
+def test_every_misbehaviour_is_handled_and_the_answer_equals_the_offline_run(small_cohorts, tmp_path, capsys):
+    assert main(_argv(small_cohorts, tmp_path / "offline", tmp_path / "m0.sqlite")) == 0
     offline = json.loads(capsys.readouterr().out)
 
     script = Script(fallback=competent_model)
@@ -97,7 +84,7 @@ def test_every_misbehaviour_is_handled_and_the_answer_equals_the_offline_run(
     script.add(reviewer_prose, role="reviewer", unit="association", times=2)
     with ScriptedModelServer(script) as server:
         config = write_config(tmp_path / "team.toml", server.api_base)
-        code = main(_argv(synthetic_input, tmp_path / "out", tmp_path / "m1.sqlite", config))
+        code = main(_argv(small_cohorts, tmp_path / "out", tmp_path / "m1.sqlite", config))
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["status"] == offline["status"] == "complete", result["message"]
     genes = [(g["gene"], round(g["coefficient"], 9)) for g in result["significant_genes"]]
@@ -163,14 +150,14 @@ def test_every_misbehaviour_is_handled_and_the_answer_equals_the_offline_run(
     assert not any("load_tcga_cohort" in e.code or "gene_data.T" in e.code for e in learned)
 
 
-def test_the_budget_stops_the_job_with_partial_results(synthetic_input, tmp_path, capsys):
+def test_the_budget_stops_the_job_with_partial_results(small_cohorts, tmp_path, capsys):
     script = Script(fallback=competent_model)
     with ScriptedModelServer(script) as server:
         # max_tokens 2000 at $2e-6: each call may cost ~$0.004 plus its prompt
         config = write_config(
             tmp_path / "team.toml", server.api_base, "max_cost_usd = 0.05\n", "max_tokens = 2000\n"
         )
-        code = main(_argv(synthetic_input, tmp_path / "out", tmp_path / "m.sqlite", config))
+        code = main(_argv(small_cohorts, tmp_path / "out", tmp_path / "m.sqlite", config))
     result = json.loads(capsys.readouterr().out)
     assert code == 4 and result["status"] == "budget_exhausted"
     assert "model budget is exhausted" in result["message"] and "Partial results" in result["message"]
@@ -186,9 +173,9 @@ def test_the_budget_stops_the_job_with_partial_results(synthetic_input, tmp_path
     assert all(c["usable"] or c["error"] for c in result["cohorts"])  # nothing claims more than was done
 
 
-def test_an_unpriced_model_is_refused_unless_allowed(synthetic_input, tmp_path, capsys):
+def test_an_unpriced_model_is_refused_unless_allowed(small_cohorts, tmp_path, capsys):
     path = tmp_path / "team.toml"
     path.write_text('[models.default]\nmodel = "openai/local-llm"\napi_base = "http://127.0.0.1:9/v1"\n')
-    assert main(_argv(synthetic_input, tmp_path / "out", tmp_path / "m.sqlite", str(path))) == 1
+    assert main(_argv(small_cohorts, tmp_path / "out", tmp_path / "m.sqlite", str(path))) == 1
     err = capsys.readouterr().err
     assert "has no known price" in err and "allow_unpriced" in err and not (tmp_path / "out").exists()
