@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
 import socket
+import subprocess
 
 import pytest
 
@@ -246,3 +249,20 @@ def test_a_condition_that_is_a_trait_is_discovered_too(services, env, tmp_path, 
     )
     result = json.loads((out / "result.json").read_text())
     assert "no usable cohort found for 'Psoriasis'" in result["discovery"]["condition_error"]
+
+
+def test_the_readme_command_through_the_installed_console_script(services, env):
+    """`genoteam find-cohorts --trait T --max N --download` as the README writes it, in a process."""
+    script = shutil.which("genoteam")
+    assert script, "the genoteam console script is not installed (pip install -e .)"
+    done = subprocess.run(
+        [script, "find-cohorts", "--trait", KIDNEY, "--max", "3", "--download"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "USE  GEO  GSE781" in done.stdout and f"input folder: {env / 'input'}" in done.stdout
+    assert "FAIL TCGA KIRC" in done.stdout  # this Xena has no KIRC: said, not hidden
+    assert (env / "input" / "GEO" / KIDNEY / "GSE781" / "GSE781_family.soft.gz").is_file()
