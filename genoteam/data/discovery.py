@@ -220,7 +220,10 @@ def find_cohorts(
     names = trait_names(trait, synonyms)
     bounds = bounds or SampleBounds()
     cache = ContentCache(cache_dir)
-    term, total, records, from_cache, when = search_geo(names, eutils or Eutils(), cache, offline, retmax)
+    eutils = eutils or Eutils(
+        shared_dir=cache.root / "locks"
+    )  # one rate limit for every process of this cache
+    term, total, records, from_cache, when = search_geo(names, eutils, cache, offline, retmax)
     candidates = [candidate_from_summary(r) for r in records]
     match = tcga_match_for(trait)
     if match:

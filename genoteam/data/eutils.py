@@ -3,8 +3,9 @@
 Why our own small client: two calls are needed, and NCBI's usage rules must hold for every one
 of them: at most 3 requests per second without an API key and 10 with one
 ($NCBI_API_KEY), a `tool` (and `email` when $NCBI_EMAIL is set) on every request, JSON answers
-(retmode=json). Requests share one process-wide limiter per service, so several searches in one
-server process stay within the limit together. Transport (timeouts, retries, backoff on 429 and
+(retmode=json). Requests share one limiter per service, in the process and (with `shared_dir`,
+as find_cohorts sets it to the cache) across processes, so concurrent searches of several server
+workers stay within the limit together. Transport (timeouts, retries, backoff on 429 and
 5xx) is genoteam.data.http.
 
 Answers, as NCBI documents them:
@@ -24,6 +25,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from genoteam.data.http import DownloadPolicy, Transient, fetch_text, rate_limiter
@@ -51,6 +53,7 @@ class Eutils:
     email: str | None = None
     policy: DownloadPolicy = field(default_factory=lambda: DownloadPolicy(timeout_s=30.0, attempts=4))
     sleep: Callable[[float], None] = time.sleep
+    shared_dir: Path | None = None  # processes using the same folder share the rate limit
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or os.environ.get(EUTILS_BASE_ENV) or DEFAULT_EUTILS_BASE_URL).rstrip(
@@ -62,7 +65,7 @@ class Eutils:
             )
         self.api_key = self.api_key if self.api_key is not None else os.environ.get(API_KEY_ENV) or None
         self.email = self.email if self.email is not None else os.environ.get(EMAIL_ENV) or None
-        self.limiter = rate_limiter(self.base_url, self.requests_per_second)
+        self.limiter = rate_limiter(self.base_url, self.requests_per_second, self.shared_dir)
 
     @property
     def requests_per_second(self) -> float:

@@ -9,13 +9,15 @@ rule written once cannot drift:
   also after the process died (the partial file is kept per URL in the cache's tmp/);
 - sizes are bounded (a Content-Length or a body larger than the bound is refused);
 - requests to one service are spaced to its documented rate (E-utilities: 3 per second, 10 with
-  an API key), for every client in this process;
+  an API key), for every client in this process and, through a lock file in the cache, for every
+  process sharing that cache (server workers);
 - loopback URLs (tests, local mirrors) never go through a proxy from the environment.
 Plain urllib: no extra dependency.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import http.client
@@ -64,34 +66,58 @@ class Transient(Exception):
 
 
 class RateLimiter:
-    """At most `per_second` request starts per second, shared by the threads of this process.
+    """At most `per_second` request starts per second, shared by the threads of this process and,
+    with `shared_file`, by every process that uses the same file (server workers share the
+    workspace cache): the next allowed start is kept there under an exclusive lock.
     Starts are spaced 10% wider than 1/per_second: a request that leaves a little late must not
     arrive in the same second as the next one's predecessors (the server counts arrivals)."""
 
-    def __init__(self, per_second: float) -> None:
+    def __init__(self, per_second: float, shared_file: Path | None = None) -> None:
         self.interval = 1.1 / per_second
+        self.shared_file = shared_file
         self._next = 0.0
         self._lock = threading.Lock()
 
     def wait(self) -> None:
         with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
+            now = time.time()
+            if self.shared_file is None:
+                start = max(now, self._next)
+                self._next = start + self.interval
+            else:
+                self.shared_file.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.shared_file, "a+") as handle:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                    handle.seek(0)
+                    try:
+                        shared_next = float(handle.read().strip() or 0.0)
+                    except ValueError:
+                        shared_next = 0.0
+                    start = max(now, shared_next)
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(f"{start + self.interval:.6f}")
+                    handle.flush()
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         if start > now:
             time.sleep(start - now)
 
 
-_LIMITERS: dict[tuple[str, float], RateLimiter] = {}
+_LIMITERS: dict[tuple[str, float, str], RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
-def rate_limiter(service_url: str, per_second: float) -> RateLimiter:
-    """The one limiter of a service (scheme + host + port) at a rate, for the whole process."""
+def rate_limiter(service_url: str, per_second: float, shared_dir: Path | None = None) -> RateLimiter:
+    """The one limiter of a service (scheme + host + port) at a rate, for the whole process, and
+    for every process using `shared_dir` (a file per service there)."""
     parts = urllib.parse.urlparse(service_url)
-    key = (f"{parts.scheme}://{parts.netloc}", per_second)
+    service = f"{parts.scheme}://{parts.netloc}"
+    shared = None
+    if shared_dir is not None:
+        shared = Path(shared_dir) / f"rate-{hashlib.sha256(service.encode()).hexdigest()[:16]}.next"
+    key = (service, per_second, str(shared))
     with _LIMITERS_LOCK:
-        return _LIMITERS.setdefault(key, RateLimiter(per_second))
+        return _LIMITERS.setdefault(key, RateLimiter(per_second, shared))
 
 
 _DEFAULT = urllib.request.build_opener()

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -266,3 +267,22 @@ def test_the_readme_command_through_the_installed_console_script(services, env):
     assert "USE  GEO  GSE781" in done.stdout and f"input folder: {env / 'input'}" in done.stdout
     assert "FAIL TCGA KIRC" in done.stdout  # this Xena has no KIRC: said, not hidden
     assert (env / "input" / "GEO" / KIDNEY / "GSE781" / "GSE781_family.soft.gz").is_file()
+
+
+def test_the_rate_limit_holds_across_processes_sharing_a_cache(services, env):
+    """Two processes (as two server workers) searching at once share one limit through the cache."""
+    code = (
+        "import sys\n"
+        "from genoteam.data.eutils import Eutils\n"
+        "from genoteam.data.http import DownloadPolicy\n"
+        "e = Eutils(base_url=sys.argv[1], shared_dir=sys.argv[2], policy=DownloadPolicy(timeout_s=5, attempts=1))\n"
+        "for _ in range(4):\n"
+        "    e.esearch('gds', '(kidney) AND gse[ETYP] AND \"Homo sapiens\"[Organism]')\n"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code, services.eutils_url, str(env / "locks")])
+        for _ in range(2)
+    ]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]  # one attempt each: a 429 would fail it
+    times = [t for t, *_ in services.requests_to("/entrez/")]
+    assert len(times) == 8 and _max_per_second(times) <= 3 and services.rate_limited == []

@@ -33,7 +33,9 @@ def test_tools_have_flat_params_annotations_and_output_schemas(step_config):
     assert tools["analyze_trait"].annotations.idempotent_hint is True
     assert tools["analyze_trait"].input_schema["required"] == ["trait"]
     size = len(json.dumps([t.model_dump(mode="json", exclude_none=True) for t in tools.values()]))
-    assert size < 23_500, f"the tool list is {size} bytes"  # measured ~23 kB with discover and force (docs/server.md)
+    assert size < 23_500, (
+        f"the tool list is {size} bytes"
+    )  # measured ~23 kB with discover and force (docs/server.md)
 
 
 def test_analyze_trait_progress_poll_result_and_resources(step_config, step_engine, shared_input):
