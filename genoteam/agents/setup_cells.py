@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from genoteam.pipeline.cohorts import CohortTask, relative_input
 from genoteam.toolkit.layout import condition_label
+from genoteam.toolkit.symbols import DEFAULT_SYMBOL_POLICY
 
 
 def assignments(values: dict[str, object]) -> str:
@@ -26,7 +27,7 @@ def cohort_setup(
     input_mount: str,
     work: str,
     input_dir,
-    symbol_policy: str = "analyst",
+    symbol_policy: str = DEFAULT_SYMBOL_POLICY,
 ) -> str:
     entity, cohort = task.entity, task.output_id
     return assignments(
@@ -34,9 +35,9 @@ def cohort_setup(
             "trait": entity,
             "condition": condition,
             "cohort": cohort,
+            "symbol_policy": symbol_policy,
             "cohort_dir": _out(input_mount, relative_input(task.cohort, input_dir)),
             "platform": task.platform,
-            "symbol_policy": symbol_policy,
             "output_root": work,
             "out_gene_data_file": _out(work, "preprocess", entity, "gene_data", f"{cohort}.csv"),
             "out_clinical_data_file": _out(work, "preprocess", entity, "clinical_data", f"{cohort}.csv"),

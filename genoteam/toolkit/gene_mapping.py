@@ -24,7 +24,6 @@ from genoteam.toolkit.stats.scale import ScaleDecision, to_log2_scale
 from genoteam.toolkit.symbols import (
     DEFAULT_SYMBOL_POLICY,
     GENOTEX_POLICIES,
-    SYMBOL_POLICY_GENOTEX,
     NormalizationReport,
     check_symbol_policy,
     load_symbol_table,
@@ -137,9 +136,7 @@ def probe_gene_pairs(annotation: pd.DataFrame, symbol_column: str, id_column: st
 
 def collapse_rule(symbol_policy: str) -> str:
     """The probe collapse that goes with a symbol policy: GenoTEX's split-sum, else the mean."""
-    return (
-        COLLAPSE_SPLIT_SUM if check_symbol_policy(symbol_policy) == SYMBOL_POLICY_GENOTEX else COLLAPSE_MEAN
-    )
+    return COLLAPSE_SPLIT_SUM if check_symbol_policy(symbol_policy) in GENOTEX_POLICIES else COLLAPSE_MEAN
 
 
 def map_probes_to_genes(
@@ -258,7 +255,9 @@ class GeneTableReport:
         }
 
 
-def _scaled(expression: pd.DataFrame, symbol_policy: str) -> tuple[pd.DataFrame, ScaleDecision | None]:
+def measured_on_log2_scale(
+    expression: pd.DataFrame, symbol_policy: str = DEFAULT_SYMBOL_POLICY
+) -> tuple[pd.DataFrame, ScaleDecision | None]:
     """The measured values on log2 scale (decided here, before any collapse), or, with GenoTEX's
     policy, as submitted (GenoTEX never transforms; the statistics then judge the gene values)."""
     if symbol_policy in GENOTEX_POLICIES:
@@ -284,7 +283,7 @@ def gene_table(
     known = share_of_known_symbols(expression.index)
     if known > 0.5:
         decision = f"row IDs are already gene symbols ({known:.0%} known), no probe mapping"
-        logged, scale = _scaled(expression, symbol_policy)
+        logged, scale = measured_on_log2_scale(expression, symbol_policy)
         genes, normalization = normalize_gene_symbols(logged, policy=symbol_policy)
         return genes, GeneTableReport(None, normalization, decision, scale)
     if annotation is None or annotation.empty:
@@ -293,7 +292,7 @@ def gene_table(
             "and no platform annotation table was given",
             "read the family SOFT (read_geo_cohort) or the platform's .annot file (read_platform_annotation)",
         )
-    logged, scale = _scaled(expression, symbol_policy)
+    logged, scale = measured_on_log2_scale(expression, symbol_policy)
     mapped, mapping = map_probes_to_genes(
         logged, annotation, symbol_column, collapse=collapse_rule(symbol_policy)
     )

@@ -115,11 +115,17 @@ def detect_tcga_sample_info(samples: list[str], clinical: pd.DataFrame) -> Sampl
 
     labels = [tcga_convert_trait(s) for s in samples]
     n_tumour, n_normal = labels.count(1.0), labels.count(0.0)
+    with_tumour = {tcga_participant(s) for s, label in zip(samples, labels, strict=True) if label == 1.0}
+    paired = sum(
+        1
+        for s, label in zip(samples, labels, strict=True)
+        if label == 0.0 and tcga_participant(s) in with_tumour
+    )
     info = SampleInfo(
         comparison=(
             f"tumour vs normal tissue: the trait is the TCGA sample type of each barcode, 01-09 tumour (1, "
-            f"{n_tumour} samples) vs 10-19 normal (0, {n_normal} samples), not a diagnosis of cases vs healthy "
-            "controls; normal samples are tissue adjacent to the tumour, mostly from the same patients"
+            f"{n_tumour} samples) vs 10-19 normal tissue (0, {n_normal} samples, {paired} of them from "
+            "patients who also gave a tumour sample), not patients vs healthy controls"
         )
     )
     for column in TCGA_BATCH_COLUMNS:

@@ -136,8 +136,12 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- converters
 def tcga_sample_type(barcode: str) -> int | None:
     """The TCGA sample-type code: the two digits after the last '-' ('TCGA-3X-AAV9-01' -> 1,
-    'TCGA-..-11A' -> 11); None when there are no two digits there."""
-    tail = str(barcode).rsplit("-", 1)[-1] if "-" in str(barcode) else ""
+    'TCGA-..-11A' -> 11); None when there are no two digits there. A longer aliquot barcode
+    (TCGA-W5-AA2R-01A-11R-A41I-07) ends with its sequencing centre, so its fourth field is read."""
+    parts = str(barcode).split("-")
+    if len(parts) > 4 and parts[0].upper() == "TCGA":
+        parts = parts[:4]
+    tail = parts[-1] if len(parts) > 1 else ""
     return int(tail[:2]) if len(tail) >= 2 and tail[:2].isdigit() else None
 
 

@@ -53,3 +53,19 @@ def run_limma(
         "s2_prior": float(s2_prior),
         "version": version,
     }
+
+
+PEERS = LIMMA_SCRIPT.parent
+
+
+def run_peer_script(name: str, args: list[str | Path], timeout: int = 600) -> None:
+    """Run scripts/peers/<name> with Rscript; a missing Bioconductor package skips (fails in CI)."""
+    rscript = require_rscript()
+    done = subprocess.run(
+        [rscript, str(PEERS / name), *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        message = f"R {name} failed: {done.stderr[-2000:]}"
+        if "there is no package called" in done.stderr:
+            skip_or_fail_in_ci(f"{message} (bash scripts/setup.sh installs the R peers)")
+        pytest.fail(message)

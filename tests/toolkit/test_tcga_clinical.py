@@ -39,6 +39,7 @@ def test_trait_from_barcode_tumour_normal_and_missing() -> None:
     assert tcga_convert_trait("TCGA-XX-0000-10") == 0.0
     assert tcga_convert_trait("TCGA-XX-0000-19") == 0.0
     assert tcga_convert_trait("TCGA-XX-0000-11A") == 0.0  # vial letter after the two digits
+    assert tcga_convert_trait("TCGA-W5-AA2R-11A-11R-A41I-07") == 0.0  # aliquot barcode: not the centre
     for other in (
         "TCGA-XX-0000-20",
         "TCGA-XX-0000-50",
