@@ -48,7 +48,8 @@ def compare_with_limma(linked: pd.DataFrame, trait: str, tmp_path: Path) -> pd.D
     design = build_design(linked, trait)
     ours = moderated_t_test(linked, trait)
     # R gets the genes we tested: constant genes are left out before the prior fit, on both sides
-    tested = [g for g in gene_columns(linked, trait) if g in set(ours["gene"])]
+    fitted = set(ours["gene"])
+    tested = [g for g in gene_columns(linked, trait) if g in fitted]
     expression = linked.loc[design.samples, tested].T
     theirs, prior = run_limma(expression, design.matrix, design.columns, tmp_path)
     both = ours.merge(theirs, on="gene", suffixes=("", "_r"), validate="one_to_one")
