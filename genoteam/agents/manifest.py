@@ -206,7 +206,11 @@ def build_manifest(run: TeamRun, result: AnalysisResult) -> dict:
             "wall_clock_started": run.state.started,
             "wall_clock_ended": time.time(),
         },
-        "result": result.model_dump(),
+        # the gene list lives once, in regress/ (listed with its sha256 under outputs)
+        "result": {
+            **result.model_dump(exclude={"significant_genes"}),
+            "significant_genes": {"count": len(result.significant_genes), "file": "regress/"},
+        },
     }
 
 

@@ -10,6 +10,7 @@ A failure in one cohort is recorded and the others go on; no usable cohort gives
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from genoteam.pipeline.api import (
 )
 from genoteam.pipeline.cohorts import CohortPlan, CohortTask, plan_cohorts
 from genoteam.pipeline.parallel import run_in_parallel, worker_count
+from genoteam.pipeline.plots import volcano_plot
 from genoteam.pipeline.results import (
     answered_result,
     insufficient_result,
@@ -233,6 +235,10 @@ def run_reference(
     cohorts already preprocessed under output_dir/preprocess."""
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     catalogue = CohortCatalogue(input_dir)
+    # as the team engine does: a server job names the known-gene file in the environment
+    task_info_path = task_info_path or (
+        Path(os.environ["GENOTEAM_TASK_INFO"]) if os.environ.get("GENOTEAM_TASK_INFO") else None
+    )
     task_info = load_task_info(task_info_path) if task_info_path else None
     if request.genotex_version and task_info is None:
         raise GenoteamError(
@@ -282,6 +288,10 @@ def run_reference(
     layout.write_significant_genes(output_dir, request.trait, request.condition, answer_json)
     table_path = layout.OutputLayout(output_dir).association_table_path(request.trait, request.condition)
     layout.atomic_write_csv(table_path, answer.table.set_index(answer.table.columns[0]))
+    cohorts = ", ".join(answer.cohorts.values())
+    volcano_plot(
+        answer.table, output_dir / "volcano.png", f"{request.trait} ({answer.method}, cohorts {cohorts})"
+    )
     if progress:
         progress(1.0, "done")
     return answered_result(request, outcomes, output_dir, answer_json, notes)

@@ -32,6 +32,7 @@ class CohortInfo(Compact):
     trait: str
     has_expression: bool = Field(description="Whether expression data is present locally")
     files: list[CohortFile]
+    tcga_code: str | None = None  # the TCGA project code (CHOL) of a TCGA cohort, for its links
 
 
 class TraitInfo(Compact):
@@ -41,7 +42,7 @@ class TraitInfo(Compact):
     cohorts_with_expression: int
 
 
-def _catalogue(input_dir: Path) -> CohortCatalogue:
+def open_catalogue(input_dir: Path) -> CohortCatalogue:
     if not input_dir.is_dir():
         raise GenoteamError(
             "the server's input folder does not exist",
@@ -57,6 +58,7 @@ def _info(cohort: Cohort, trait: str) -> CohortInfo:
         trait=trait,
         has_expression=cohort.has_expression,
         files=[CohortFile(name=f.name, bytes=f.size) for f in cohort.files],
+        tcga_code=cohort.tcga_code,
     )
 
 
@@ -72,7 +74,7 @@ def all_trait_names(catalogue: CohortCatalogue) -> list[str]:
 
 def list_traits(input_dir: Path) -> list[TraitInfo]:
     """Every trait with its cohort counts; the TCGA folders are scanned once, not once per trait."""
-    catalogue = _catalogue(input_dir)
+    catalogue = open_catalogue(input_dir)
     tcga = {c.id: c for c in catalogue.tcga_cohorts()}
     traits = []
     for name in all_trait_names(catalogue):
@@ -90,24 +92,14 @@ def list_traits(input_dir: Path) -> list[TraitInfo]:
 
 
 def cohorts_for(input_dir: Path, trait: str) -> list[CohortInfo]:
-    """The cohorts of one trait; an unknown trait is an error that names close traits."""
-    catalogue = _catalogue(input_dir)
-    try:
-        cohorts = catalogue.cohorts_for_trait(trait)
-    except GenoteamError:
-        names = all_trait_names(catalogue)
-        close = [n for n in names if trait.lower()[:4] in n.lower()][:5]
-        raise GenoteamError(
-            f"no cohorts for trait {trait!r} in the input folder",
-            f"call list_traits for the {len(names)} traits there are"
-            + (f"; close: {', '.join(close)}" if close else ""),
-        ) from None
-    return [_info(c, trait) for c in cohorts]
+    """The cohorts of one trait, named canonically (the caller resolves the name: server.names)."""
+    catalogue = open_catalogue(input_dir)
+    return [_info(c, trait) for c in catalogue.cohorts_for_trait(trait)]
 
 
 def unsupported_for(input_dir: Path, trait: str) -> list[str]:
     """Folders of the trait that are not read, each with why and what to use (GEO DataSets)."""
-    return [f"{d.id}: {d.reason()}" for d in _catalogue(input_dir).geo_datasets(trait)]
+    return [f"{d.id}: {d.reason()}" for d in open_catalogue(input_dir).geo_datasets(trait)]
 
 
 def downloadable(cohort_id: str) -> bool:
@@ -118,7 +110,7 @@ def downloadable(cohort_id: str) -> bool:
 def unknown_cohorts(input_dir: Path, traits: list[str], requested: list[str] | None) -> list[str]:
     """Requested ids that name no cohort of these traits (by the cohort plan's rule) and are not
     GEO series a job downloads."""
-    cohorts = [c for trait in traits for c in _catalogue(input_dir).cohorts_for_trait(trait)]
+    cohorts = [c for trait in traits for c in open_catalogue(input_dir).cohorts_for_trait(trait)]
     return sorted(
         name
         for name in set(requested or [])

@@ -26,6 +26,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         default_wait_s=float(args.wait),
         allowed_hosts=[h.strip() for h in (args.allowed_hosts or "").split(",") if h.strip()],
         geo_base_url=args.geo_base_url or None,
+        tools=args.tools,
     ).check()
 
 
@@ -154,6 +155,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=env("JOB_DEADLINE_S"),
         help="seconds a job may run before it is stopped and recorded failed (GENOTEAM_JOB_DEADLINE_S; "
         "default 21600)",
+    )
+    serve.add_argument(
+        "--tools",
+        choices=("all", "analysis"),
+        default=env("TOOLS", "all"),
+        help="analysis: expose only list_traits, list_cohorts, analyze_trait, get_job and get_result "
+        "(GENOTEAM_TOOLS)",
     )
     serve.set_defaults(func=run_serve)
 

@@ -46,6 +46,9 @@ class ServerConfig:
     default_wait_s: float = DEFAULT_WAIT_S
     allowed_hosts: list[str] = field(default_factory=list)  # extra Host header values (http)
     geo_base_url: str | None = None  # where missing GEO series are downloaded from (None: NCBI)
+    tools: Literal["all", "analysis"] = (
+        "all"  # analysis: only the tools a question needs (app.ANALYSIS_TOOLS)
+    )
 
     def check(self) -> ServerConfig:
         """Refuse unsafe or impossible settings with what to do instead."""
@@ -66,6 +69,8 @@ class ServerConfig:
             raise GenoteamError(
                 f"default wait {self.default_wait_s}s is not in 0-{MAX_WAIT_S:g}s", "lower it"
             )
+        if self.tools not in {"all", "analysis"}:
+            raise GenoteamError(f"unknown tool set {self.tools!r}", "use --tools all or --tools analysis")
         if self.max_workers < 1:
             raise GenoteamError("max workers must be at least 1", "set GENOTEAM_MAX_WORKERS to 1 or more")
         if self.input_dir is not None and not self.input_dir.is_dir():

@@ -7,32 +7,34 @@ any code touches the disk, with an error that names the field and the rule.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from genoteam.pipeline.api import TRAIT_PATTERN, AnalysisRequest
+from genoteam.pipeline.api import AnalysisRequest
 
 JOB_ID_PATTERN = r"^job-[0-9a-f]{16}$"
 # pipeline.cohorts' ids: GSE781, GSE781_GPL96 (a platform cohort), TCGA, a TCGA code (CHOL) or TCGA_CHOL
 COHORT_PATTERN = r"^(GSE[0-9]{1,8}(_GPL[0-9]{1,8}){0,8}|TCGA(_[A-Z]{2,10})?|[A-Z]{2,10})$"
 MAX_WAIT_S = 50.0  # well under 60 s, a common client-side timeout for one tool call
 DEFAULT_WAIT_S = 20.0
+# Names as people type them ("Bile Duct Cancer", "sex"); server.names maps them to canonical names.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_' \-]{0,99}$"
 
 Trait = Annotated[
     str,
     Field(
-        pattern=TRAIT_PATTERN,
+        pattern=NAME_PATTERN,
         max_length=100,
-        description="Trait name as in list_traits, e.g. Bile_Duct_Cancer",
+        description="Trait as in list_traits (case, spaces and disease synonyms are accepted)",
     ),
 ]
 Condition = Annotated[
     str | None,
     Field(
-        pattern=TRAIT_PATTERN,
+        pattern=NAME_PATTERN,
         max_length=100,
-        description="Optional condition: Age, Gender or another trait",
+        description="Optional condition: Age, Gender (or sex), or another trait",
     ),
 ]
 CohortId = Annotated[
@@ -73,3 +75,33 @@ Limit = Annotated[int, Field(ge=1, le=200, description="Items per page (1-200)")
 Query = Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9_' \-]*$", description="Substring filter")]
 JobState = Literal["queued", "running", "complete", "failed", "cancelled", "interrupted"]
 StateFilter = Annotated[JobState | None, Field(description="Only jobs in this state")]
+
+
+_RULES = {
+    "missing": "is required",
+    "string_pattern_mismatch": "has characters or a shape that is not allowed",
+    "string_too_long": "is too long",
+    "too_long": "has too many items",
+    "greater_than_equal": "is too small",
+    "less_than_equal": "is too large",
+    "literal_error": "is not one of the allowed values",
+    "extra_forbidden": "is not a parameter of this tool",
+}
+
+
+def describe_invalid(error: ValidationError, input_schema: dict[str, Any]) -> str:
+    """A rejected call in plain words: each field, what is wrong, what the field takes.
+
+    Why not the validator's own text: it quotes patterns and links to its documentation, which a
+    model cannot act on; the field's description says what to send instead."""
+    properties = input_schema.get("properties", {})
+    parts = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "arguments"
+        rule = _RULES.get(item["type"], "is not valid")
+        limit = {**item.get("ctx", {})}
+        bound = limit.get("max_length") or limit.get("le") or limit.get("ge") or limit.get("expected")
+        detail = f" (limit {bound})" if bound is not None else ""
+        takes = properties.get(field, {}).get("description")
+        parts.append(f"{field} {rule}{detail}" + (f"; it takes: {takes}" if takes else ""))
+    return "invalid arguments: " + "; ".join(dict.fromkeys(parts))

@@ -16,31 +16,34 @@ from pathlib import Path
 
 import anyio
 
-from genoteam.pipeline.api import AnalysisRequest
+from genoteam.pipeline.api import AnalysisRequest, AnalysisResult
 from genoteam.pipeline.cohorts import entities_for
-from genoteam.server import catalog, engines
+from genoteam.server import catalog, engines, names
 from genoteam.server.config import ServerConfig
+from genoteam.server.explain import explain, read_record
 from genoteam.server.jobs import TERMINAL, JobKind, JobStore
+from genoteam.server.scrub import Scrubber
 from genoteam.server.views import (
     CancelView,
     CohortList,
     JobList,
     JobView,
     ResultPage,
-    Scrubber,
     SubmitView,
     TraitList,
     candidates,
-    gene_sort_key,
     job_view,
     result_page,
     result_text,
+    sorted_genes,
 )
 from genoteam.server.worker import GEO_CACHE_DIR
 from genoteam.toolkit.errors import GenoteamError
 
 ProgressFn = Callable[[float, str], Awaitable[None]]
 POLL_S = 0.25
+PROVENANCE_PAGE = 60_000  # characters per page of the full provenance (~15k tokens)
+MAX_IMAGE_BYTES = 2 << 20
 
 
 class Service:
@@ -88,28 +91,60 @@ class Service:
 
     def list_cohorts(self, trait: str, discover: bool = False) -> CohortList:
         if not discover:
-            cohorts = catalog.cohorts_for(self.input_dir(), trait)
+            name = names.resolve(self.input_dir(), trait, None)[0]
             return CohortList(
-                trait=trait, cohorts=cohorts, unsupported=catalog.unsupported_for(self.input_dir(), trait)
+                trait=name.canonical,
+                understood=name.understood(),
+                cohorts=catalog.cohorts_for(self.input_dir(), name.canonical),
+                unsupported=catalog.unsupported_for(self.input_dir(), name.canonical),
             )
         from genoteam.data.discovery import find_cohorts
         from genoteam.data.overlay import env_offline
 
-        local, unsupported = [], []
+        local, unsupported, name = [], [], names.unresolved(trait, None)[0]
         if self.config.input_dir is not None:
             try:
-                local = catalog.cohorts_for(self.config.input_dir, trait)
-                unsupported = catalog.unsupported_for(self.config.input_dir, trait)
+                name = names.resolve(self.config.input_dir, trait, None)[0]
+                local = catalog.cohorts_for(self.config.input_dir, name.canonical)
+                unsupported = catalog.unsupported_for(self.config.input_dir, name.canonical)
             except GenoteamError:  # the trait is not in the input folder: the search may still find it
                 local = []
-        found = find_cohorts(trait, cache_dir=self.discovery_cache(), offline=env_offline())
+        found = find_cohorts(name.canonical, cache_dir=self.discovery_cache(), offline=env_offline())
         return CohortList(
-            trait=trait,
+            trait=name.canonical,
+            understood=name.understood(),
             cohorts=local,
             unsupported=unsupported,
             query=found.query,
             discovered=candidates(found.to_dict()),
         )
+
+    def request(
+        self,
+        trait: str,
+        condition: str | None,
+        cohorts: list[str] | None,
+        method: str,
+        discover: bool = False,
+    ) -> tuple[AnalysisRequest, list[str]]:
+        """The request under canonical names (so every spelling reaches one job) and how names were read.
+
+        With discover=true a name the input folder lacks is kept (spaces as underscores): the job searches it."""
+        try:
+            trait_name, condition_name = names.resolve(self.input_dir(), trait, condition)
+        except GenoteamError:
+            if not discover:
+                raise
+            trait_name, condition_name = names.unresolved(trait, condition)
+        request = AnalysisRequest(
+            trait=trait_name.canonical,
+            condition=condition_name.canonical if condition_name else None,
+            cohorts=cohorts,
+            method=method,  # type: ignore[arg-type]  # checked by the tool's parameter type
+            discover=discover,
+        )
+        understood = [n.understood() for n in (trait_name, condition_name) if n and n.understood()]
+        return request, understood
 
     # ---- jobs ------------------------------------------------------------------------------
     def engine_name(self) -> str:
@@ -121,10 +156,13 @@ class Service:
         request: AnalysisRequest,
         wait_s: float,
         progress: ProgressFn,
+        understood: list[str] | None = None,
         force: bool = False,
     ) -> SubmitView:
         if request.discover:  # the job finds its cohorts; the input folder is not needed
-            return await self._start(kind, request, wait_s, progress, self.discovery_cache() / "input", force)
+            return await self._start(
+                kind, request, wait_s, progress, self.discovery_cache() / "input", understood, force
+            )
         input_dir = self.input_dir()
         known = catalog.known_cohort_ids(input_dir, request.trait)  # an unknown trait fails now, not later
         entities = entities_for(request.trait, request.condition)
@@ -137,7 +175,7 @@ class Service:
                 f"use cohorts list_cohorts(trait='{request.trait}') shows ({', '.join(sorted(known))}); a GEO "
                 f"series (GSE...) missing from the input folder is downloaded by the job; other cohorts must be there",
             )
-        return await self._start(kind, request, wait_s, progress, input_dir, force)
+        return await self._start(kind, request, wait_s, progress, input_dir, understood, force)
 
     async def _start(
         self,
@@ -146,6 +184,7 @@ class Service:
         wait_s: float,
         progress: ProgressFn,
         input_dir: Path,
+        understood: list[str] | None,
         force: bool = False,
     ) -> SubmitView:
         name = self.engine_name()
@@ -156,7 +195,7 @@ class Service:
             )
         )
         view = await self.wait(record.job_id, wait_s, progress)
-        return SubmitView(**view.model_dump(), started_now=started)
+        return SubmitView(**view.model_dump(), started_now=started, understood=understood or [])
 
     async def wait(self, job_id: str, wait_s: float, progress: ProgressFn | None) -> JobView:
         """Wait up to `wait_s` for the job to end, reporting each change of progress."""
@@ -197,41 +236,98 @@ class Service:
                 + (f" ({view.error})" if view.error else ""),
                 view.next_step,
             )
-        return result_page(job_id, result, top_k, offset, self.scrub)
+        output_dir = self.store.job_dir(job_id) / result.output_dir
+        known = []
+        for trait in {result.trait, result.condition} - {None, "Age", "Gender"}:
+            try:
+                known += catalog.cohorts_for(self.input_dir(), trait)  # type: ignore[arg-type]
+            except GenoteamError:  # the input folder changed since: no links for this trait
+                pass
+        top = sorted_genes(result)[offset : offset + top_k]
+        explanation = explain(job_id, result, read_record(output_dir, result), known, top)
+        return result_page(job_id, result, top_k, offset, self.scrub, explanation)
 
     # ---- resources -------------------------------------------------------------------------
-    def _finished_dir(self, job_id: str) -> Path:
+    def _finished(self, job_id: str) -> tuple[Path, AnalysisResult]:
         self.result(job_id, 1, 0)  # the same clear error when there is no result yet
-        return self.store.job_dir(job_id)
-
-    def genes_csv(self, job_id: str) -> str:
-        self._finished_dir(job_id)
         result = self.store.read_result(job_id)
         if result is None:  # removed between the two reads (a resubmitted job): say so
             raise GenoteamError(f"job {job_id} has no result any more", "read get_job for its state")
+        return self.store.job_dir(job_id) / result.output_dir, result
+
+    def genes_csv(
+        self, job_id: str, top: int | None, offset: int, max_q: float | None, min_abs_effect: float | None
+    ) -> str:
+        """Significant genes, most significant first; filtered by q and effect, then paged."""
+        _, result = self._finished(job_id)
+        genes = [
+            hit
+            for hit in sorted_genes(result)
+            if (max_q is None or (hit.q_value is not None and hit.q_value <= max_q))
+            and (min_abs_effect is None or abs(hit.coefficient) >= min_abs_effect)
+        ]
+        page = genes[offset : offset + top] if top is not None else genes[offset:]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["gene", "coefficient", "p_value", "q_value"])
-        for hit in sorted(result.significant_genes, key=gene_sort_key):
+        for hit in page:
             writer.writerow([hit.gene, hit.coefficient, hit.p_value, hit.q_value])
+        end = offset + len(page)
+        if end < len(genes):  # a comment line a CSV reader skips, a model reads
+            out.write(f"# {len(genes) - end} more rows: ?offset={end}\n")
         return out.getvalue()
 
-    def provenance(self, job_id: str) -> str:
-        job_dir = self._finished_dir(job_id)
-        path = job_dir / "output" / "provenance.json"
+    def volcano(self, job_id: str) -> bytes:
+        output_dir, result = self._finished(job_id)
+        path = output_dir / "volcano.png"
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_IMAGE_BYTES:
+            raise GenoteamError(
+                f"job {job_id} has no volcano plot",
+                "the engine draws one only for methods with p-values (moderated-t, logistic)",
+            )
+        return path.read_bytes()
+
+    def _provenance_text(self, job_id: str) -> str:
+        output_dir, _ = self._finished(job_id)
+        path = output_dir / "provenance.json"
         if not path.is_file():
             raise GenoteamError(
                 f"job {job_id}'s engine wrote no provenance.json",
                 "the report resource still describes the run",
             )
-        return self.scrub(path.read_text()) or ""
+        return path.read_text()
+
+    def provenance(self, job_id: str, page: int) -> str:
+        """One page of the full provenance (JSON text cut in pages of PROVENANCE_PAGE characters)."""
+        text = self._provenance_text(job_id)
+        pages = max(1, -(-len(text) // PROVENANCE_PAGE))
+        if not 1 <= page <= pages:
+            raise GenoteamError(f"provenance of {job_id} has pages 1-{pages}, not {page}", "ask for ?page=1")
+        chunk = text[(page - 1) * PROVENANCE_PAGE : page * PROVENANCE_PAGE]
+        more = f"\n[page {page} of {pages}; next: ?page={page + 1}]" if page < pages else ""
+        return chunk + more
+
+    def provenance_summary(self, job_id: str) -> str:
+        """The provenance's shape in a few kB: top-level facts, and for lists/objects their size."""
+        data = json.loads(self._provenance_text(job_id))
+        total = len(json.dumps(data))
+        return json.dumps(
+            {
+                "job_id": job_id,
+                "full_size_chars": total,
+                "pages": max(1, -(-total // PROVENANCE_PAGE)),
+                "read_full": f"genoteam://jobs/{job_id}/provenance?page=1",
+                "summary": summarise(data, depth=2),
+            },
+            indent=1,
+        )
 
     def report(self, job_id: str) -> str:
         """The engine's report.md when it wrote one, else a report built from the result."""
-        job_dir = self._finished_dir(job_id)
-        written = job_dir / "output" / "report.md"
+        output_dir, _ = self._finished(job_id)
+        written = output_dir / "report.md"
         if written.is_file():
-            return self.scrub(written.read_text()) or ""
+            return written.read_text()
         page = self.result(job_id, 50, 0)
         spec = self.store.get(job_id).spec
         return (
@@ -254,6 +350,21 @@ class Service:
                 f"no guideline {name!r}", "read genoteam://guidelines for the names there are"
             )
         return "\n\n".join(p.read_text() for p in parts if p.is_file())
+
+
+def summarise(value: object, depth: int) -> object:
+    """Scalars kept (long strings cut); containers shown with their size, opened `depth` levels."""
+    if isinstance(value, str):
+        return value if len(value) <= 200 else value[:200] + f"... ({len(value)} chars)"
+    if isinstance(value, dict):
+        if depth <= 0:
+            return f"{{{len(value)} keys: {', '.join(list(map(str, value))[:8])}}}"
+        return {str(k): summarise(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if depth <= 0 or len(value) > 5:
+            return f"[{len(value)} items]"
+        return [summarise(v, depth - 1) for v in value]
+    return value
 
 
 def _guidelines_dir() -> Path:

@@ -8,42 +8,26 @@ the next step. Nothing here ever carries a host path: every free text passes `Sc
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from typing import Any
 
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from genoteam.pipeline.api import AnalysisResult, CohortOutcome, GeneHit
 from genoteam.server.catalog import CohortInfo, TraitInfo
+from genoteam.server.explain import Explanation
 from genoteam.server.jobs import JobRecord
 from genoteam.server.schema import Compact
+from genoteam.server.scrub import Scrubber
 
-RESOURCE_KINDS = ("report", "genes.csv", "provenance")
-
-
-class Scrubber:
-    """Replaces the server's own folders in free text with neutral labels."""
-
-    def __init__(self, roots: dict[str, Path | None]) -> None:
-        pairs = [(str(p.resolve()), label) for label, p in roots.items() if p is not None]
-        pairs += [(str(p), label) for label, p in roots.items() if p is not None]
-        pairs.append((str(Path.home()), "~"))
-        self.pairs = sorted(set(pairs), key=lambda pair: -len(pair[0]))
-
-    def __call__(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        for path, label in self.pairs:
-            if path and path != "/":
-                text = text.replace(path, label)
-        return text
+RESOURCE_KINDS = ("report", "genes.csv", "volcano.png", "provenance/summary", "provenance")
 
 
 class JobView(Compact):
     job_id: str
     kind: str
     state: str = Field(description="queued, running, complete, failed, cancelled or interrupted")
-    progress: float = Field(description="Fraction done, 0-1")
+    progress: float  # fraction done, 0-1
     message: str
     trait: str
     condition: str | None
@@ -57,12 +41,14 @@ class JobView(Compact):
     result_status: str | None = Field(None, description="complete, partial, insufficient_data or failed")
     error: str | None = None
     hint: str | None = None
-    resources: list[str] = Field(default_factory=list, description="Resource URIs of this job's outputs")
+    resources: list[str] = Field(default_factory=list)  # resource URIs of the job's outputs
     next_step: str = ""
 
 
 class SubmitView(JobView):
-    started_now: bool = Field(description="False when an identical earlier request's job was returned")
+    started_now: bool  # False when an identical earlier request's job was returned
+    understood: list[str] = Field(default_factory=list)  # names read other than as given
+    result: dict[str, Any] | None = Field(None, description="When complete: the page get_result gives")
 
 
 class JobList(Compact):
@@ -95,6 +81,7 @@ class ResultPage(Compact):
     discovered: list[Candidate] = Field(
         default_factory=list, description="Cohorts found by search, with reasons"
     )
+    explanation: Explanation | None = None
 
 
 class TraitList(Compact):
@@ -150,6 +137,7 @@ def candidate_lines(found: list[Candidate]) -> list[str]:
 
 class CohortList(Compact):
     trait: str
+    understood: str = ""
     cohorts: list[CohortInfo]
     unsupported: list[str] = Field(default_factory=list)  # e.g. GEO DataSet folders, with what to use
     query: str | None = None  # the GEO search (discover=true)
@@ -202,6 +190,8 @@ def job_text(view: JobView) -> str:
         line += f", result {view.result_status}"
     if view.error:
         line += f"\nError: {view.error}"
+    if isinstance(view, SubmitView) and view.understood:
+        line += "\nNames: " + "; ".join(view.understood)
     return f"{line}\nNext: {view.next_step}"
 
 
@@ -212,8 +202,19 @@ def gene_sort_key(hit: GeneHit) -> tuple[float, float, float, str]:
     return (q, p, -abs(hit.coefficient), hit.gene)
 
 
-def result_page(job_id: str, result: AnalysisResult, top_k: int, offset: int, scrub: Scrubber) -> ResultPage:
-    genes = sorted(result.significant_genes, key=gene_sort_key)
+def sorted_genes(result: AnalysisResult) -> list[GeneHit]:
+    return sorted(result.significant_genes, key=gene_sort_key)
+
+
+def result_page(
+    job_id: str,
+    result: AnalysisResult,
+    top_k: int,
+    offset: int,
+    scrub: Scrubber,
+    explanation: Explanation | None = None,
+) -> ResultPage:
+    genes = sorted_genes(result)
     page = genes[offset : offset + top_k]
     end = offset + len(page)
     cohorts = [
@@ -234,8 +235,9 @@ def result_page(job_id: str, result: AnalysisResult, top_k: int, offset: int, sc
         genes=page,
         message=scrub(result.message) or "",
         sandbox=result.sandbox,
-        resources=resource_uris(job_id),
+        resources=resource_uris(job_id) if result.significant_genes else resource_uris(job_id)[:1],
         discovered=[c.model_copy(update={"error": scrub(c.error)}) for c in candidates(result.discovery)],
+        explanation=explanation,
     )
 
 
@@ -250,38 +252,65 @@ def _fmt(value: float | None) -> str:
     return "NA" if value is None or math.isnan(value) else f"{value:.3g}"
 
 
+STATUS_WORDS = {
+    "complete": "complete",
+    "partial": "PARTIAL: some cohorts failed (see cohorts); the answer uses the others",
+    "insufficient_data": "insufficient data: no usable cohort answered the question",
+    "preprocessed": "preprocessing only (no statistics were asked for)",
+    "failed": "failed",
+}
+
+
 def result_text(page: ResultPage) -> str:
-    head = f"{page.trait}" + (f" | condition {page.condition}" if page.condition else "")
+    """The page as a model reads it: the question, the model, genes with meaning, cohorts, caveats."""
+    ex = page.explanation
     lines = [
-        f"Result of {page.job_id} ({head}): {page.status}, method {page.method}, "
+        f"Result of {page.job_id}: {STATUS_WORDS.get(page.status, page.status)}; "
         f"code ran in: {SANDBOX_WORDS.get(page.sandbox, page.sandbox)}."
     ]
-    if page.partial:
-        lines.append("PARTIAL: not every step succeeded; see cohorts and message.")
-    usable = [c for c in page.cohorts if c.usable]
-    failed = [c for c in page.cohorts if c.error]
-    lines.append(
-        f"Cohorts: {len(page.cohorts)} considered, {len(usable)} usable, {len(failed)} failed; "
-        f"selected: {', '.join(page.selected_cohorts) or 'none'}."
-    )
-    for cohort in page.cohorts:
-        size = f", n={cohort.sample_size}" if cohort.sample_size is not None else ""
-        state = (
-            "FAILED: " + (cohort.error or "") if cohort.error else ("usable" if cohort.usable else "unusable")
-        )
-        lines.append(f"- {cohort.cohort} ({cohort.trait}{size}): {state} {cohort.note}".rstrip())
-    if page.discovered:
-        lines.append("Cohorts found by search:")
-        lines += candidate_lines(page.discovered)
+    if ex is not None:
+        lines.append(f"Question: {ex.question}")
+        if ex.condition_use:
+            lines.append(f"Condition: {ex.condition_use}.")
+        if ex.design:
+            lines.append(f"Design: {ex.design}.")
+        if ex.threshold or ex.covariates or page.total_genes:
+            covariates = ", ".join(ex.covariates) if ex.covariates else "none"
+            lines.append(
+                f"Method: {ex.method}. Covariates: {covariates}. Threshold: {ex.threshold or 'n/a'}."
+            )
+        else:
+            lines.append(f"Method: {ex.method}.")
+        if ex.effect_unit:
+            lines.append(f"Effect: {ex.effect_unit}; positive = {ex.positive_effect}.")
     lines.append(f"Significant genes: {page.total_genes}.")
-    if page.genes:
-        shown = ", ".join(f"{g.gene} (coef {_fmt(g.coefficient)}, q {_fmt(g.q_value)})" for g in page.genes)
-        lines.append(f"Genes {page.offset + 1}-{page.offset + len(page.genes)}: {shown}")
+    if page.genes and ex is not None and ex.top_genes:
+        shown = "; ".join(
+            f"{g.gene} effect {_fmt(g.effect)}, q {_fmt(g.q_value)}: {g.direction}" for g in ex.top_genes
+        )
+        lines.append(f"Genes {page.offset + 1}-{page.offset + len(page.genes)}: {shown}.")
+    elif page.genes:
+        shown = ", ".join(f"{g.gene} (effect {_fmt(g.coefficient)}, q {_fmt(g.q_value)})" for g in page.genes)
+        lines.append(f"Genes {page.offset + 1}-{page.offset + len(page.genes)}: {shown}.")
     if page.next_offset is not None:
         lines.append(f"More: get_result(job_id='{page.job_id}', offset={page.next_offset}).")
-    if page.message:
+    if ex is not None:
+        lines.append("Cohorts:")
+        lines += [
+            f"- {c.cohort} ({c.trait}, n={c.samples if c.samples is not None else 'unknown'}): {c.why}"
+            for c in ex.cohorts
+        ]
+        if page.discovered:
+            lines.append("Cohorts found by search:")
+            lines += candidate_lines(page.discovered)
+        if ex.caveats:
+            lines.append("Caveats: " + "; ".join(ex.caveats) + ".")
+        if ex.sources:
+            lines.append("Sources: " + ", ".join(f"{s.id} {s.url}" for s in ex.sources) + ".")
+        if ex.next_calls:
+            lines.append("Next: " + "; ".join(ex.next_calls) + ".")
+    elif page.message:
         lines.append(f"Note: {page.message}")
-    lines.append(f"Full table: genoteam://jobs/{page.job_id}/genes.csv")
     return "\n".join(lines)
 
 

@@ -142,4 +142,4 @@ def test_mcp_inspector_cli_lists_tools_and_calls_one(shared_input, workspace):
     )
     assert not called["isError"]
     cohorts = {c["cohort"] for c in called["structuredContent"]["cohorts"]}
-    assert {"GSE781", "KIRC"} <= cohorts
+    assert {"GSE781", "TCGA"} <= cohorts  # the one id scheme (list_cohorts, engines, results)

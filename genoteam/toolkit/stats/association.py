@@ -153,6 +153,7 @@ def moderated_t_test(
         "sample_design": design.sample_design,
         "constant_genes_dropped": len(constant),
         "constant_genes": constant,
+        "trait_counts": design.trait_counts(),
         "notes": notes,
     }
     return table

@@ -50,6 +50,13 @@ class Design:
     def trait_index(self) -> int:
         return self.columns.index(self.trait)
 
+    def trait_counts(self) -> dict[str, int] | None:
+        """Samples per class of a 0/1 trait ({"1": cases, "0": controls}); None for a continuous trait."""
+        if not self.trait_is_binary:
+            return None
+        values = self.matrix[:, self.trait_index]
+        return {"1": int((values == 1).sum()), "0": int((values == 0).sum())}
+
 
 def gene_columns(linked: pd.DataFrame, trait: str, extra: tuple[str, ...] | list[str] = ()) -> list[str]:
     """The gene columns of a linked table: everything except the trait, Age, Gender and `extra`."""

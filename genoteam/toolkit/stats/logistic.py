@@ -115,6 +115,9 @@ def logistic_association(
         "coefficient_unit": f"log odds ratio of {trait} per unit of log2 expression",
         "method": METHOD_LOGISTIC,
         "covariates": design.covariates,
+        "n_samples": len(design.samples),
+        "trait_is_binary": design.trait_is_binary,
+        "trait_counts": design.trait_counts(),
         "notes": design.notes,
     }
     return table

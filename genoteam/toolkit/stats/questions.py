@@ -29,7 +29,7 @@ from genoteam.toolkit.stats.genotex import (
 )
 from genoteam.toolkit.stats.logistic import METHOD_LOGISTIC, logistic_association
 from genoteam.toolkit.stats.predictive_cv import cv_top_genes_performance
-from genoteam.toolkit.stats.result import SignificantGenesResult
+from genoteam.toolkit.stats.result import SignificantGenesResult, effect_meaning
 from genoteam.toolkit.stats.scale import log2_genes
 from genoteam.toolkit.stats.selection import (
     condition_genes,
@@ -60,7 +60,7 @@ def _tested_result(
         significant=sig[keep].reset_index(drop=True),
         table=table,
         cv_performance={},
-        details={"fdr": fdr, **info},
+        details={"fdr": fdr, **info, "effect": effect_meaning(method, trait, info.get("trait_is_binary"))},
         notes=list(info.get("notes", [])),
         coefficient_unit=str(info.get("coefficient_unit", "")),
     )
@@ -183,6 +183,7 @@ def genotex_result(fit: GenotexFit) -> SignificantGenesResult:
             "solver_iterations": fit.solver_iterations,
             "column_order": fit.column_order,
             "symbol_snapshot": _symbol_snapshot(),
+            "effect": effect_meaning(METHOD_GENOTEX, fit.trait, None),
         },
         notes=fit.notes,
         coefficient_unit=GENOTEX_UNIT,
@@ -336,5 +337,6 @@ def answer_question(
         result.notes.append(
             f"condition '{condition}' predicted from {len(regressors)} known genes: {regressors[:10]}"
         )
+        result.details["condition_genes"] = list(regressors)
     result.cohorts = {"trait": trait_cohort, "condition": condition_cohort}
     return result

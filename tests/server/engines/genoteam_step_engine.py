@@ -7,7 +7,9 @@ the first expression-matrix rows, ranked by row order, labelled as such in the m
 Controlled by env (the worker inherits the server's env):
   GENOTEAM_STEP_ENGINE_STEPS, GENOTEAM_STEP_ENGINE_STEP_S, GENOTEAM_STEP_ENGINE_FAIL=1,
   GENOTEAM_STEP_ENGINE_COHORT_ERROR=<text>: every cohort fails with that error (a "failed" result),
-  GENOTEAM_STEP_ENGINE_IMAGE=<local image>: start a labelled container (like a sandbox) first.
+  GENOTEAM_STEP_ENGINE_IMAGE=<local image>: start a labelled container (like a sandbox) first,
+  GENOTEAM_STEP_ENGINE_LEAK=1: write host paths of every kind (checkout, site-packages, uv cache,
+  home, input, workspace) into the provenance and the failure message, as tracebacks do.
 """
 
 from __future__ import annotations
@@ -38,6 +40,23 @@ def _start_container(image: str) -> None:
     )
 
 
+def host_paths(input_dir: Path, output_dir: Path) -> dict[str, str]:
+    """Paths a real engine's tracebacks and records contain."""
+    import pandas
+
+    import genoteam
+
+    home = Path.home()
+    return {
+        "checkout": str(Path(genoteam.__file__).parent / "server" / "app.py"),
+        "site_packages": str(Path(pandas.__file__).parent / "core" / "frame.py"),
+        "uv_cache": str(home / ".cache" / "uv" / "archive-v0" / "abc" / "mcp" / "server.py"),
+        "home": str(home / "notes" / "run.txt"),
+        "input": str(input_dir / "TCGA"),
+        "workspace": str(output_dir / "preprocess"),
+    }
+
+
 def run(
     request: AnalysisRequest, input_dir: Path, output_dir: Path, progress, stage: str = "all"
 ) -> AnalysisResult:
@@ -64,9 +83,11 @@ def run(
     for step in range(steps):
         progress(step / steps, f"step {step + 1} of {steps} ({stage})")
         time.sleep(step_s)
+    leak = host_paths(input_dir, output_dir) if os.environ.get("GENOTEAM_STEP_ENGINE_LEAK") else {}
     if os.environ.get("GENOTEAM_STEP_ENGINE_FAIL"):
+        where = f" ({'; '.join(leak.values())})" if leak else ""
         raise GenoteamError(
-            f"step engine failed on purpose under {input_dir}", "unset GENOTEAM_STEP_ENGINE_FAIL"
+            f"step engine failed on purpose under {input_dir}{where}", "unset GENOTEAM_STEP_ENGINE_FAIL"
         )
     cohort_error = os.environ.get("GENOTEAM_STEP_ENGINE_COHORT_ERROR")
     if cohort_error:  # like a configuration problem: every cohort fails, the engine answers "failed"
@@ -86,7 +107,7 @@ def run(
     preprocess.mkdir(parents=True, exist_ok=True)
     (preprocess / "cohort_info.json").write_text(json.dumps({c.cohort: c.model_dump() for c in cohorts}))
     (output_dir / "provenance.json").write_text(
-        json.dumps({"engine": "steps", "stage": stage, "input": str(input_dir)})
+        json.dumps({"engine": "steps", "stage": stage, "input": str(input_dir), "paths": leak})
     )
     hits = [
         GeneHit(gene=g, coefficient=1.0 / (i + 1), p_value=1e-6 * (i + 1), q_value=1e-5 * (i + 1))
