@@ -71,7 +71,9 @@ def write_report(run: TeamRun, result: AnalysisResult) -> Path:
         f"**Status: {result.status}**" + (f" — {result.message}" if result.message else ""),
         "",
         f"Method: {result.method}. Selected cohort(s): {', '.join(result.selected_cohorts) or 'none'}. "
-        f"Significant genes (q < {FDR}): {len(result.significant_genes)}.",
+        f"Significant genes (q < {FDR}): {len(result.significant_genes)}."
+        + (f" Coefficient: {result.coefficient_unit}." if result.coefficient_unit else ""),
+        *([f"Comparison: {result.comparison}."] if result.comparison else []),
         "",
         "## Cohorts",
         *_cohort_rows(result),
