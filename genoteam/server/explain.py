@@ -230,7 +230,7 @@ def explain(
         explanation.threshold = (
             f"non-zero Lasso weight at penalty {penalty.get('name', '')}={penalty.get('value')}"
         )
-    explanation.effect_unit = meaning.get("unit")
+    explanation.effect_unit = record.get("coefficient_unit") or details.get("coefficient_unit") or None
     explanation.positive_effect = meaning.get("positive", "").replace(
         f"{result.trait}=1 samples", f"{words[0]} than {words[1]} samples"
     )

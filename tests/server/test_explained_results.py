@@ -69,7 +69,8 @@ def check_common(reply, page, genes: list[dict], record: dict, table: pd.DataFra
     assert set(possible) <= set(model_covariates)
     assert f"Covariates: {', '.join(model_covariates)}." in text and ex["covariates"] == model_covariates
     # unit and direction
-    assert "Effect: log2 fold change" in text
+    assert record["coefficient_unit"].startswith("log2 fold change")  # the unit the statistics recorded
+    assert f"Effect: {record['coefficient_unit']}; positive = " in text
     # top genes: the first rows of genes.csv, with their effect, q and a direction matching the sign
     assert [g["gene"] for g in ex["top_genes"]] == [row["gene"] for row in genes[:10]]
     for shown, row in zip(ex["top_genes"], genes[:10], strict=True):

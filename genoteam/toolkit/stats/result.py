@@ -29,33 +29,23 @@ def _clean(value: object) -> object:
 
 
 def effect_meaning(method: str, trait: str, trait_is_binary: bool | None) -> dict[str, str]:
-    """What a gene's coefficient measures under `method`, and what a positive value means.
+    """What a positive and a negative coefficient mean under `method`, in plain words.
 
-    One home for this rule, recorded with every result, so every reader states the unit the
-    method actually produced (a Lasso weight is not a fold change)."""
+    The unit itself is `coefficient_unit` (recorded by each method); this adds the direction
+    words, so every reader says "higher in ..." the same way."""
     if method == "logistic":
         return {
-            "unit": f"log odds ratio of {trait} per one-unit increase in log2 expression",
             "positive": f"higher expression goes with higher odds of {trait}",
             "negative": f"higher expression goes with lower odds of {trait}",
         }
     if method == "genotex":
         return {
-            "unit": "penalised (Lasso) regression weight on standardised expression; its size is not a fold change",
             "positive": f"higher expression goes with {trait}",
             "negative": f"lower expression goes with {trait}",
         }
     if trait_is_binary:
-        return {
-            "unit": f"log2 fold change ({trait}=1 minus {trait}=0, adjusted for the covariates)",
-            "positive": f"higher in {trait}=1 samples",
-            "negative": f"lower in {trait}=1 samples",
-        }
-    return {
-        "unit": f"change in log2 expression per unit of {trait}, adjusted for the covariates",
-        "positive": f"rises with {trait}",
-        "negative": f"falls with {trait}",
-    }
+        return {"positive": f"higher in {trait}=1 samples", "negative": f"lower in {trait}=1 samples"}
+    return {"positive": f"rises with {trait}", "negative": f"falls with {trait}"}
 
 
 @dataclass
