@@ -133,9 +133,22 @@ def test_every_fact_of_the_result_text_is_present_and_true(shared_input, workspa
             two = await finish(
                 client, {"trait": "Bile_Duct_Cancer", "condition": "Kidney_Clear_Cell_Carcinoma"}
             )
-            return listed, chol, kidney, two, volcano
+            reported = {}  # every cohort id a result reports is accepted back as input
+            for _reply, page, _ in (chol, kidney):
+                trait = page.structured_content["trait"]
+                for cohort in page.structured_content["selected_cohorts"]:
+                    again = await client.call_tool(
+                        "analyze_trait", {"trait": trait, "cohorts": [cohort], "wait_seconds": 0}
+                    )
+                    reported[cohort] = again
+                    if not again.is_error and again.structured_content["state"] in {"queued", "running"}:
+                        await client.call_tool("cancel_job", {"job_id": again.structured_content["job_id"]})
+            return listed, chol, kidney, two, volcano, reported
 
-    listed, chol, kidney, two, volcano = anyio.run(main)
+    listed, chol, kidney, two, volcano, reported = anyio.run(main)
+    assert reported and all(not r.is_error for r in reported.values()), {
+        c: r.content[0].text for c, r in reported.items() if r.is_error
+    }
     assert volcano.contents[0].mime_type == "image/png"
     assert base64.b64decode(volcano.contents[0].blob).startswith(PNG)
 
