@@ -18,7 +18,12 @@ def _run(venv: Path, cwd: Path, output: str, *extra: str, **env: str) -> subproc
 
 def test_without_docker_code_runs_on_the_host_only_when_asked_and_offline(venv, shared_input, tmp_path):
     dead = f"unix://{tmp_path / 'no-engine.sock'}"
-    model = {"GENOTEAM_MODEL": "openai/stand-in", "GENOTEAM_API_BASE": "http://127.0.0.1:9/v1"}
+    team = tmp_path / "team.toml"  # a configured model (a local server that is never called)
+    team.write_text(
+        '[models.default]\nmodel = "openai/stand-in"\napi_base = "http://127.0.0.1:9/v1"\n'
+        "input_cost_per_token = 0\noutput_cost_per_token = 0\n"
+    )
+    model = {"GENOTEAM_CONFIG": str(team)}
     inputs = ("--input", str(shared_input))
 
     with_model = _run(venv, tmp_path, "out-model", *inputs, DOCKER_HOST=dead, **model)
