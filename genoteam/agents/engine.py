@@ -50,9 +50,9 @@ from genoteam.pipeline.results import (
     recorded_outcomes,
 )
 from genoteam.sandbox import SessionSpec, hostfs, open_session
-from genoteam.sandbox.api import SandboxLimits
+from genoteam.sandbox.api import SandboxLimits, default_limits
 from genoteam.sandbox.factory import resolve_backend
-from genoteam.sandbox.local_backend import parse_size
+from genoteam.sandbox.quota import parse_size
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import OutputLayout
 
@@ -122,7 +122,7 @@ class TeamRun:
         sandbox_limits: SandboxLimits | None = None,
     ) -> None:
         self.request = request
-        self.sandbox_limits = sandbox_limits or SandboxLimits()
+        self.sandbox_limits = sandbox_limits or default_limits()  # GENOTEAM_SANDBOX_* applied
         self.input_dir = Path(input_dir).resolve()
         self.output_dir = Path(output_dir).resolve()
         self.sandbox = sandbox
@@ -557,7 +557,7 @@ def run_team(
     statistician on cohorts already under output_dir/preprocess (the MCP server copies them there).
     seed_memory=False leaves the shipped snippets out of code memory (benchmarks of learning).
     authoring ("shipped" | "model-first") and prefer_learned override the team config's values.
-    sandbox_limits: the sessions' limits (default SandboxLimits(): 4g); a cohort estimated to need
+    sandbox_limits: the sessions' limits (default: SandboxLimits with the GENOTEAM_SANDBOX_* variables, 4g); a cohort estimated to need
     more memory than its session may use is refused before it starts (out_of_memory)."""
     env_task_info = os.environ.get("GENOTEAM_TASK_INFO")
     config = config or load_team_config()

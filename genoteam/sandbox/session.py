@@ -150,7 +150,10 @@ class KernelSession(ABC):
             finally:
                 self._dispose()
                 for folder in self._writable_folders():
-                    hostfs.clear_special_bits(folder)
+                    try:
+                        hostfs.clear_special_bits(folder)
+                    except OSError as error:  # never let the clean-up stop the session's close
+                        log.warning("clearing setuid/setgid bits under %s failed: %s", folder, error)
 
     def open(self) -> KernelSession:
         lifecycle.track(self)
@@ -255,9 +258,8 @@ class KernelSession(ABC):
             )
 
     def _quota_breach(self) -> str | None:
-        if self._watch is None:
-            return None
-        return self._watch.reason or self._watch.check()
+        """Why the watch stopped the kernel (it records the reason before it kills), or None."""
+        return self._watch.reason if self._watch is not None else None
 
     def _quota_result(self, started: float) -> CellResult:
         reason = self._quota_breach() or "the work folder is over its quota"

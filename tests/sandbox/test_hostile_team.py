@@ -238,7 +238,7 @@ def test_disk_and_inode_floods_stop_with_disk_quota(
         assert count < 2000 + 20_000, f"overshoot too large: {count} files"
     # the job ends, and says the cohort failed on the quota (no result claims more than was done)
     assert job["state"] == "complete" and job["result_status"] == "preprocessed", job
-    assert "0 usable cohort(s) of 1" in job["message"] and "disk quota" in job["message"], job
+    assert "0 usable cohort(s) of 1" in job["message"] and "DiskQuotaExceeded" in job["message"], job
 
 
 def test_protocol_flood_and_malformed_frames_end_on_time_as_timeout_and_protocol_error(
