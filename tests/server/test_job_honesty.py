@@ -54,4 +54,4 @@ def test_a_result_left_by_an_unfinished_attempt_is_never_served(tmp_path, state)
     with pytest.raises(GenoteamError, match=f"has no result: it is {state}"):
         service.result("job-00000000000000b1", 5, 0)
     with pytest.raises(GenoteamError, match="has no result"):
-        service.genes_csv("job-00000000000000b1")
+        service.genes_csv("job-00000000000000b1", None, 0, None, None)
