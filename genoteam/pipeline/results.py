@@ -144,8 +144,10 @@ def answered_result(
     answer: Mapping[str, Any],
     notes: Sequence[str] = (),
 ) -> AnalysisResult:
-    """complete (or partial when a cohort failed) from the significant-genes JSON both engines write."""
+    """complete (or partial when a cohort failed) from the significant-genes JSON both engines write;
+    a penalised list that depends on the column order says so in the message."""
     failures = failure_summary(outcomes)
+    order_warning = ((answer.get("details") or {}).get("column_order") or {}).get("warning")
     return analysis_result(
         request,
         "partial" if failures else "complete",
@@ -155,7 +157,7 @@ def answered_result(
         selected=list((answer.get("cohorts") or {}).values()),
         hits=gene_hits(answer["significant_genes"]),
         method=answer.get("method"),
-        notes=notes,
+        notes=[*notes, *([order_warning] if order_warning else [])],
         coefficient_unit=str(answer.get("coefficient_unit") or ""),
         comparison=str((answer.get("details") or {}).get("comparison") or ""),
     )

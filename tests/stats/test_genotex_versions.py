@@ -135,4 +135,5 @@ def test_the_2024_mode_runs_on_chol_with_genotexs_2024_known_genes(shared_data: 
     assert details["solver_iterations"] >= 1 and "Entrez Gene" in details["symbol_snapshot"]
     assert details["column_order"]["differ"] > 0  # alpha 1e-6 on 17,000 genes x 45 samples
     assert any("depend on the column order" in note for note in answer["notes"])
+    assert "depend on the column order" in json.loads((out / "result.json").read_text())["message"]
     assert len(answer["significant_genes"]["Variable"]) > 100
