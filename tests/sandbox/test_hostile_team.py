@@ -228,7 +228,7 @@ def test_disk_and_inode_floods_stop_with_disk_quota(
     record = provenance(workspace, job["job_id"])
     statuses = [a["cell_status"] for a in attempts(record, "load_cohort")]
     assert not statuses or statuses[0] == "disk_quota", statuses
-    assert expected in job["message"] and expected in str(record["tasks"]), job
+    assert expected in f"{job['error']} {job['message']}" and expected in str(record["tasks"]), job
     work = job_dir(workspace, job["job_id"]) / "output" / "preprocess"
     used = sum(p.lstat().st_size for p in work.rglob("*"))
     count = sum(1 for _ in work.rglob("*"))
@@ -236,9 +236,9 @@ def test_disk_and_inode_floods_stop_with_disk_quota(
         assert used < (64 << 20) + (512 << 20), f"overshoot too large: {used} bytes"
     else:
         assert count < 2000 + 20_000, f"overshoot too large: {count} files"
-    # the job ends, and says the cohort failed on the quota (no result claims more than was done)
-    assert job["state"] == "complete" and job["result_status"] == "preprocessed", job
-    assert "0 usable cohort(s) of 1" in job["message"] and "DiskQuotaExceeded" in job["message"], job
+    # the job ends failed (its only cohort failed) and says it was the quota; no result claims more
+    said = f"{job['error']} {job['message']}"
+    assert job["state"] == "failed" and "0 usable cohort(s) of 1" in said and "DiskQuotaExceeded" in said, job
 
 
 def test_protocol_flood_and_malformed_frames_end_on_time_as_timeout_and_protocol_error(
