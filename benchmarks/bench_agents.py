@@ -68,7 +68,7 @@ def _job_figures(work: Path, out: Path, wall: float, status: str) -> dict:
 
     provenance = json.loads((out / "provenance.json").read_text())
     by_task = provenance["models"]["usage"]["by_task"]
-    cohort_calls = [v["calls"] for k, v in by_task.items() if not k.startswith("statistics/")]
+    cohort_calls = [v["calls"] for k, v in by_task.items() if not k.startswith(("statistics/", "plan/"))]
     memory = CodeMemory(work / "memory.sqlite")
     stats = memory.stats(provenance["job_id"])
     memory.close()

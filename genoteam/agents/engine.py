@@ -30,6 +30,7 @@ from genoteam.agents.memory import CodeMemory, ContextSignature, default_memory_
 from genoteam.agents.messages import MessageBus, TaskAssignment
 from genoteam.agents.pi import parse_survey, review_plan_with_model, survey_cell
 from genoteam.agents.records import TaskRecord
+from genoteam.agents.run_record import RunRecord
 from genoteam.agents.setup_cells import cohort_setup, statistics_setup, table_path
 from genoteam.data.catalogue import CohortCatalogue
 from genoteam.pipeline.admission import estimate_cohort, refusal
@@ -169,6 +170,7 @@ class TeamRun:
         )
         self.progress = _Progress(progress, 1)
         self.memory_path = Path(memory_path)
+        self.record: RunRecord | None = None  # the frozen record, once the job has ended
 
     def _authors(self) -> list[str]:
         """The roles that write code in this job's stage: the guidelines' owners and the domain
@@ -247,6 +249,7 @@ class TeamRun:
     def run(self) -> AnalysisResult:
         from genoteam.agents.manifest import write_manifest
         from genoteam.agents.report import write_report
+        from genoteam.agents.run_record import collect_run_record  # noqa: PLC0415 (with its writers)
 
         request = self.request
         started = time.monotonic()
@@ -290,8 +293,9 @@ class TeamRun:
                     result = self._budget_result(outcomes)
             result = result.model_copy(update={"sandbox": self.backend})  # where the code ran
             self.state.timings["total_s"] = time.monotonic() - started
-            write_manifest(self, result)
-            write_report(self, result)
+            self.record = collect_run_record(self, result)  # frozen: both files are functions of it
+            write_manifest(self.record)
+            write_report(self.record)
         finally:
             self.team.memory.close()
         self.progress.report("done", 1.0)

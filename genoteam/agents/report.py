@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from genoteam.agents.messages import ROLES
+from genoteam.agents.run_record import RunRecord
 from genoteam.pipeline.api import AnalysisResult
 from genoteam.pipeline.plots import volcano_plot
 from genoteam.sandbox import hostfs
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import atomic_write_text
-
-if TYPE_CHECKING:
-    from genoteam.agents.engine import TeamRun
 
 FDR = 0.05
 
@@ -31,40 +28,55 @@ def _cohort_rows(result: AnalysisResult) -> list[str]:
     return rows
 
 
-def _team_rows(run: TeamRun) -> list[str]:
+def _team_rows(record: RunRecord) -> list[str]:
     rows = [
         "| task | status | units passed | from memory | attempts | time (s) | reason |",
         "|---|---|---|---|---|---|---|",
     ]
-    for task in run.state.tasks:
+    for task in record.tasks:
         passed = [v for v in task.visits if v.status == "passed"]
         attempts = sum(len(v.attempts) for v in task.visits)
         rows.append(
             f"| {task.task_id} | {task.status} | {len(passed)} | {sum(v.from_memory for v in passed)} | {attempts} | "
             f"{task.duration_s:.1f} | {task.reason.replace('|', '/')[:200]} |"
         )
-    for task_id, error in run.state.task_errors.items():
+    for task_id, error in record.task_errors.items():
         rows.append(f"| {task_id} | error | | | | | {error.strip().splitlines()[-1][:200]} |")
     return rows
 
 
-def _memory_line(run: TeamRun) -> str:
-    from genoteam.agents.memory import CodeMemory
-
-    memory = CodeMemory(run.memory_path)
-    try:
-        stats = memory.stats(run.state.job_id)
-    finally:
-        memory.close()
+def _memory_line(record: RunRecord) -> str:
+    stats = record.memory["job"]
     rate = f"{stats['hit_rate']:.0%}" if stats["hit_rate"] is not None else "n/a"
     return (
-        f"Code memory ({run.memory_path}): {stats['hits']} of {stats['lookups']} lookups found fitting code "
+        f"Code memory ({record.memory['path']}): {stats['hits']} of {stats['lookups']} lookups found fitting code "
         f"({rate}); per unit in provenance.json."
     )
 
 
-def write_report(run: TeamRun, result: AnalysisResult) -> Path:
-    request = run.request
+def draw_volcano(record: RunRecord) -> str:
+    """Draw volcano.png from the association table; returns the report's paragraph about it."""
+    result, output_dir, table_file = record.result, Path(record.output_dir), Path(record.table_file)
+    if result.status not in ("complete", "partial") or not hostfs.is_regular(output_dir, table_file):
+        return ""
+    try:  # written in the sandbox: read without following links, bounded
+        table = pd.read_csv(io.BytesIO(hostfs.read_bytes(output_dir, table_file)))
+        plot = volcano_plot(
+            table,
+            output_dir / "volcano.png",
+            f"{record.request.trait} ({result.method}, cohorts {', '.join(result.selected_cohorts)})",
+        )
+    except (GenoteamError, ValueError, KeyError, TypeError, OSError) as error:
+        problem = error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
+        return f"(no volcano plot: the association table cannot be drawn: {problem[:300]})"
+    if plot is None:
+        return f"(no volcano plot: the {result.method} table has no p-values)"
+    return "## Volcano plot\n\n![volcano plot](volcano.png)"
+
+
+def report_text(record: RunRecord, volcano: str = "") -> str:
+    """report.md's content: a pure function of the job's frozen record (and the plot's paragraph)."""
+    request, result = record.request, record.result
     lines = [
         f"# {request.trait}" + (f" given {request.condition}" if request.condition else ""),
         "",
@@ -86,39 +98,27 @@ def write_report(run: TeamRun, result: AnalysisResult) -> Path:
             q = f"{hit.q_value:.2e}" if hit.q_value is not None else ""
             lines.append(f"| {hit.gene} | {hit.coefficient:.3f} | {p} | {q} |")
         lines.append("")
-    table_file = run.table_file
-    if result.status in ("complete", "partial") and hostfs.is_regular(run.output_dir, table_file):
-        try:  # written in the sandbox: read without following links, bounded
-            table = pd.read_csv(io.BytesIO(hostfs.read_bytes(run.output_dir, table_file)))
-            plot = volcano_plot(
-                table,
-                run.output_dir / "volcano.png",
-                f"{request.trait} ({result.method}, cohorts {', '.join(result.selected_cohorts)})",
-            )
-        except (GenoteamError, ValueError, KeyError, TypeError, OSError) as error:
-            problem = (
-                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
-            )
-            lines += [f"(no volcano plot: the association table cannot be drawn: {problem[:300]})", ""]
-        else:
-            if plot is not None:
-                lines += ["## Volcano plot", "", "![volcano plot](volcano.png)", ""]
-            else:
-                lines += [f"(no volcano plot: the {result.method} table has no p-values)", ""]
-    usage = run.team.client.ledger.summary()
-    lines += ["## How the team worked", *_team_rows(run), ""]
+    if volcano:
+        lines += [volcano, ""]
+    usage = record.usage
+    backends = sorted({s.get("backend", "?") for s in record.sandbox["sessions"].values()})
+    lines += ["## How the team worked", *_team_rows(record), ""]
     lines += [
-        "Models per role: " + ", ".join(f"{role}={run.team.config.role(role).model}" for role in ROLES),
+        "Models per role: " + ", ".join(f"{role}={record.roles[role]['model']}" for role in ROLES),
         f"Model calls: {usage['calls']}, cost ${usage['cost_usd']:.4f}"
         + ("" if usage["cost_complete"] else " (some models have no price: cost incomplete)")
         + ".",
-        _memory_line(run),
-        f"Sandbox backend: {', '.join(sorted({s.get('backend', '?') for s in run.state.sessions.values()}))}.",
-        f"Wall time: {run.state.timings.get('total_s', 0):.1f} s.",
+        _memory_line(record),
+        f"Sandbox backend: {', '.join(backends)}.",
+        f"Wall time: {record.timings.get('total_s', 0):.1f} s.",
         "",
         "Full record: `provenance.json` (every unit's code, output, checks, verdicts and attempts) and "
         "`messages.jsonl` (every message between the roles).",
     ]
-    path = run.output_dir / "report.md"
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(record: RunRecord) -> Path:
+    path = Path(record.output_dir) / "report.md"
+    atomic_write_text(path, report_text(record, draw_volcano(record)))
     return path

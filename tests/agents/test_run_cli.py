@@ -222,3 +222,34 @@ def test_model_first_without_a_model_is_refused_before_any_work(synthetic_input,
     err = capsys.readouterr().err
     assert "authoring is model-first" in err and "geo (no model configured)" in err
     assert "--authoring shipped" in err and not (tmp_path / "out").exists()
+
+
+def test_provenance_and_report_are_pure_functions_of_the_frozen_run_record(synthetic_input, tmp_path):
+    import dataclasses
+
+    from genoteam.agents.engine import TeamRun
+    from genoteam.agents.manifest import build_manifest
+    from genoteam.agents.report import report_text
+
+    input_dir, _ = synthetic_input
+    run = TeamRun(
+        AnalysisRequest(trait=TRAIT, cohorts=["GSE9900501"]),
+        input_dir,
+        tmp_path / "out",
+        None,
+        sandbox="local",
+        config=TeamConfig(),
+        guidelines_dir=None,
+        memory_path=tmp_path / "memory.sqlite",
+        task_info=None,
+    )
+    result = run.run()
+    record = run.record
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.job_id = "changed"  # type: ignore[misc]
+    written = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert json.loads(json.dumps(build_manifest(record), default=str)) == written
+    assert build_manifest(record) == build_manifest(record)  # no clock, no file read: same record, same text
+    volcano = "## Volcano plot\n\n![volcano plot](volcano.png)"
+    assert report_text(record, volcano) == (tmp_path / "out" / "report.md").read_text()
+    assert written["result"]["status"] == result.status == "complete"
