@@ -256,7 +256,12 @@ class Service:
         return self.store.job_dir(job_id) / result.output_dir, result
 
     def genes_csv(
-        self, job_id: str, top: int | None, offset: int, max_q: float | None, min_abs_effect: float | None
+        self,
+        job_id: str,
+        top: int | None = None,
+        offset: int = 0,
+        max_q: float | None = None,
+        min_abs_effect: float | None = None,
     ) -> str:
         """Significant genes, most significant first; filtered by q and effect, then paged."""
         _, result = self._finished(job_id)
@@ -297,7 +302,7 @@ class Service:
             )
         return path.read_text()
 
-    def provenance(self, job_id: str, page: int) -> str:
+    def provenance(self, job_id: str, page: int = 1) -> str:
         """One page of the full provenance (JSON text cut in pages of PROVENANCE_PAGE characters)."""
         text = self._provenance_text(job_id)
         pages = max(1, -(-len(text) // PROVENANCE_PAGE))
