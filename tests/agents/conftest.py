@@ -220,3 +220,13 @@ def small_cohorts(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
     generate(SynthConfig(n_genes=300, n_samples=24, kind="both", n_geo_cohorts=1, seed=5), root / "input")
     return root / "input"
+
+
+@pytest.fixture()
+def model_sandbox(docker_engine) -> str:
+    """The sandbox for model-written code: Docker, with the image built from the current sources
+    (the local backend refuses code a model wrote)."""
+    from genoteam.sandbox.image import ensure_image
+
+    ensure_image(docker_engine, progress=lambda line: None)
+    return "docker"

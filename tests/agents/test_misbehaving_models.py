@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from genoteam.agents.memory import CodeMemory
 from genoteam.cli import main
 from tests.standin_model import (
@@ -48,8 +50,8 @@ def write_config(path, api_base: str, team: str = "", role_sections: str = "") -
     return str(path)
 
 
-def _argv(input_dir, out, memory, config=None) -> list[str]:
-    argv = ["run", "--trait", TRAIT, "--input", str(input_dir), "--output", str(out), "--sandbox", "local"]
+def _argv(input_dir, out, memory, config=None, sandbox: str = "local") -> list[str]:
+    argv = ["run", "--trait", TRAIT, "--input", str(input_dir), "--output", str(out), "--sandbox", sandbox]
     argv += ["--memory", str(memory), "--json", "--cohort", GEO, "--cohort", "TCGA"]
     return argv + (["--config", config] if config else [])
 
@@ -62,7 +64,10 @@ def _attempts(provenance: dict, task_part: str, unit: str) -> list[dict]:
     return [a for v in visits for a in v["attempts"]]
 
 
-def test_every_misbehaviour_is_handled_and_the_answer_equals_the_offline_run(small_cohorts, tmp_path, capsys):
+@pytest.mark.docker
+def test_every_misbehaviour_is_handled_and_the_answer_equals_the_offline_run(
+    small_cohorts, tmp_path, capsys, model_sandbox
+):
     assert main(_argv(small_cohorts, tmp_path / "offline", tmp_path / "m0.sqlite")) == 0
     offline = json.loads(capsys.readouterr().out)
 
@@ -84,7 +89,7 @@ def test_every_misbehaviour_is_handled_and_the_answer_equals_the_offline_run(sma
     script.add(reviewer_prose, role="reviewer", unit="association", times=2)
     with ScriptedModelServer(script) as server:
         config = write_config(tmp_path / "team.toml", server.api_base)
-        code = main(_argv(small_cohorts, tmp_path / "out", tmp_path / "m1.sqlite", config))
+        code = main(_argv(small_cohorts, tmp_path / "out", tmp_path / "m1.sqlite", config, model_sandbox))
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["status"] == offline["status"] == "complete", result["message"]
     genes = [(g["gene"], round(g["coefficient"], 9)) for g in result["significant_genes"]]
@@ -150,14 +155,15 @@ def test_every_misbehaviour_is_handled_and_the_answer_equals_the_offline_run(sma
     assert not any("load_tcga_cohort" in e.code or "gene_data.T" in e.code for e in learned)
 
 
-def test_the_budget_stops_the_job_with_partial_results(small_cohorts, tmp_path, capsys):
+@pytest.mark.docker
+def test_the_budget_stops_the_job_with_partial_results(small_cohorts, tmp_path, capsys, model_sandbox):
     script = Script(fallback=competent_model)
     with ScriptedModelServer(script) as server:
         # max_tokens 2000 at $2e-6: each call may cost ~$0.004 plus its prompt
         config = write_config(
             tmp_path / "team.toml", server.api_base, "max_cost_usd = 0.05\n", "max_tokens = 2000\n"
         )
-        code = main(_argv(small_cohorts, tmp_path / "out", tmp_path / "m.sqlite", config))
+        code = main(_argv(small_cohorts, tmp_path / "out", tmp_path / "m.sqlite", config, model_sandbox))
     result = json.loads(capsys.readouterr().out)
     assert code == 4 and result["status"] == "budget_exhausted"
     assert "model budget is exhausted" in result["message"] and "Partial results" in result["message"]

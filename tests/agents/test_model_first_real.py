@@ -24,15 +24,16 @@ def _run(argv: list[str], capsys) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.docker
 @pytest.mark.parametrize(("trait", "series"), [("Bile_Duct_Cancer", None), (KIDNEY, "GSE781")])
 def test_model_first_with_a_competent_model_equals_the_offline_run(
-    shared_input, tmp_path, capsys, trait, series
+    shared_input, tmp_path, capsys, trait, series, model_sandbox
 ):
     input_dir = shared_input
     if series:  # one GEO series, copied so the run sees only it
         input_dir = tmp_path / "input"
         shutil.copytree(shared_input / "GEO" / trait / series, input_dir / "GEO" / trait / series)
-    base = ["run", "--trait", trait, "--input", str(input_dir), "--sandbox", "local", "--json"]
+    base = ["run", "--trait", trait, "--input", str(input_dir), "--sandbox", model_sandbox, "--json"]
     offline = _run([*base, "--output", str(tmp_path / "offline"), "--memory", str(tmp_path / "m0")], capsys)
     script = Script(fallback=competent_model)
     with ScriptedModelServer(script) as server:

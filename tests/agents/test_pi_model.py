@@ -22,7 +22,7 @@ def two_series(tmp_path_factory):
     return root / "input"
 
 
-def _run(input_dir, tmp_path, script: Script, capsys) -> tuple[dict, dict]:
+def _run(input_dir, tmp_path, script: Script, capsys, sandbox: str) -> tuple[dict, dict]:
     with ScriptedModelServer(script) as server:
         # only the PI has a model: the rest of the team works offline (shipped snippets)
         sections = (
@@ -32,14 +32,17 @@ def _run(input_dir, tmp_path, script: Script, capsys) -> tuple[dict, dict]:
         config.write_text(sections)
         argv = ["run", "--trait", TRAIT, "--input", str(input_dir), "--output", str(tmp_path / "out")]
         code = main(
-            [*argv, "--sandbox", "local", "--memory", str(tmp_path / "m"), "--config", str(config), "--json"]
+            [*argv, "--sandbox", sandbox, "--memory", str(tmp_path / "m"), "--config", str(config), "--json"]
         )
     result = json.loads(capsys.readouterr().out)
     assert code == 0, result["message"]
     return result, json.loads((tmp_path / "out" / "provenance.json").read_text())
 
 
-def test_the_pi_model_drops_an_irrelevant_cohort_and_orders_the_rest(two_series, tmp_path, capsys):
+@pytest.mark.docker
+def test_the_pi_model_drops_an_irrelevant_cohort_and_orders_the_rest(
+    two_series, tmp_path, capsys, model_sandbox
+):
     answer = {
         "cohorts": [
             {"id": f"{TRAIT}/GSE9900502", "relevant": True, "reason": "tumour and normal tissue"},
@@ -48,7 +51,7 @@ def test_the_pi_model_drops_an_irrelevant_cohort_and_orders_the_rest(two_series,
         ]
     }
     script = Script(fallback=competent_model).add(f"Here is my plan:\n{json.dumps(answer)}", role="pi")
-    result, provenance = _run(two_series, tmp_path, script, capsys)
+    result, provenance = _run(two_series, tmp_path, script, capsys, model_sandbox)
     prompt = script.calls(role="pi")[0].user_text
     assert (
         "title: SYNTHETIC Kidney Clear Cell Carcinoma vs normal tissue" in prompt
@@ -62,9 +65,10 @@ def test_the_pi_model_drops_an_irrelevant_cohort_and_orders_the_rest(two_series,
     assert "kept: TCGA cohorts are matched by the domain rules" in notes  # the rules bound the model
 
 
-def test_an_unusable_pi_reply_leaves_the_rule_plan_and_says_so(two_series, tmp_path, capsys):
+@pytest.mark.docker
+def test_an_unusable_pi_reply_leaves_the_rule_plan_and_says_so(two_series, tmp_path, capsys, model_sandbox):
     script = Script(fallback=competent_model).add(Reply("I would start with the larger study."), role="pi")
-    result, provenance = _run(two_series, tmp_path, script, capsys)
+    result, provenance = _run(two_series, tmp_path, script, capsys, model_sandbox)
     plan = provenance["plan"]
     assert len(plan["tasks"]) == 3 and not any("not relevant" in why for why in plan["skipped"].values())
     assert any("reply unusable" in note and "rule plan kept" in note for note in plan["notes"])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from genoteam.cli import main
 from tests.agents.test_misbehaving_models import GEO, TRAIT
 from tests.standin_model import (
@@ -24,7 +26,10 @@ def _override(request: ScriptedRequest) -> Reply:
     return Reply(f"{json.dumps(verdict)}\n```python\n{code}```")
 
 
-def test_the_domain_expert_reviews_the_rule_based_choice_and_may_override_it(small_cohorts, tmp_path, capsys):
+@pytest.mark.docker
+def test_the_domain_expert_reviews_the_rule_based_choice_and_may_override_it(
+    small_cohorts, tmp_path, capsys, model_sandbox
+):
     script = Script(fallback=competent_model)
     script.add(_override, role="domain_expert", purpose="domain_review", unit="clinical_features", task=GEO)
     with ScriptedModelServer(script) as server:
@@ -34,7 +39,15 @@ def test_the_domain_expert_reviews_the_rule_based_choice_and_may_override_it(sma
             f'[models.reviewer]\nmodel = "openai/expert"\napi_base = "{server.api_base}"\nallow_unpriced = true\n'
         )
         argv = ["run", "--trait", TRAIT, "--input", str(small_cohorts), "--output", str(tmp_path / "out")]
-        argv += ["--sandbox", "local", "--memory", str(tmp_path / "m"), "--config", str(config), "--json"]
+        argv += [
+            "--sandbox",
+            model_sandbox,
+            "--memory",
+            str(tmp_path / "m"),
+            "--config",
+            str(config),
+            "--json",
+        ]
         argv += ["--cohort", GEO, "--cohort", "TCGA"]
         code = main(argv)
     result = json.loads(capsys.readouterr().out)
