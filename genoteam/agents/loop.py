@@ -27,7 +27,7 @@ from genoteam.agents.records import AttemptRecord, ReplayRecord, TaskRecord, Uni
 from genoteam.agents.reviewer import Reviewer
 from genoteam.agents.transaction import begin_cell, commit_cell, parse_transaction_output, rollback_cell
 from genoteam.sandbox.api import KERNEL_LOST as SANDBOX_KERNEL_LOST
-from genoteam.sandbox.api import CellResult, SandboxSession
+from genoteam.sandbox.api import CellResult, CellStatus, SandboxSession
 
 CHECK_TIMEOUT_S = 120.0
 KERNEL_LOST = tuple(s.value for s in SANDBOX_KERNEL_LOST)  # cell statuses after which the namespace is gone
@@ -155,6 +155,14 @@ class TaskRunner:
                 self.record.visits.append(visit)
                 run.states[unit.name] = visit.status
                 run.last = visit
+                if _over_quota(visit):  # the files stay in the work folder: no later cell can run
+                    self.record.status = "failed"
+                    self.record.reason = (
+                        f"{unit.name}: {visit.reason}; the files it wrote stay in the work folder, "
+                        "so the task stops here"
+                    )
+                    self._notify(unit.name, visit.status)
+                    return
                 if visit.status == "passed":
                     run.accepted.append((unit.name, visit.final_code or ""))
                     run.cursor += 1
@@ -383,6 +391,9 @@ class TaskRunner:
                 feedback = {"code": None, "problem": attempt.problem, "requests": attempt.verdict.requests}
                 continue
             self._attempt(unit, attempt, run, preview)
+            if attempt.cell_status == CellStatus.disk_quota.value:  # a revision cannot help
+                visit.reason = attempt.verdict.reason
+                break
             if attempt.second_opinion and attempt.second_opinion.get("override"):
                 override = attempt.second_opinion.pop("code")
                 continue
@@ -482,6 +493,14 @@ class TaskRunner:
         result = self.session.run_cell(attempt.code)
         attempt.cell_status = result.status.value
         attempt.output, attempt.error = cell_text(result)
+        if result.status == CellStatus.disk_quota:  # the kernel is gone and the work folder is full
+            attempt.duration_s = time.monotonic() - started
+            attempt.verdict = VerdictRecord(
+                approved=False,
+                reason=f"the cell went over the work folder's quota ({attempt.error.splitlines()[0]})",
+                source="rules (sandbox quota)",
+            )
+            return True
         kernel_lost = result.status.value in KERNEL_LOST
         if kernel_lost:
             self._recover(
@@ -534,6 +553,10 @@ class TaskRunner:
             approved=verdict.approved, reason=verdict.reason, requests=verdict.requests, source=verdict.source
         )
         return kernel_lost
+
+
+def _over_quota(visit: UnitVisit) -> bool:
+    return bool(visit.attempts) and visit.attempts[-1].cell_status == CellStatus.disk_quota.value
 
 
 def run_task(team: Team, spec: TaskSpec, session: SandboxSession) -> TaskRecord:
