@@ -95,6 +95,11 @@ class CodeAuthors:
             )
         )
         proposal = self._from_model("domain_expert", unit, setup_code, previous, last_attempt, brief)
+        self._expert_replies(request, unit, proposal.code, proposal.problem)
+        return proposal
+
+    def _expert_replies(self, request: CodeRequest, unit: ActionUnit, code: str | None, problem: str) -> None:
+        """The domain expert's answer to `request`, on the message record."""
         self.bus.send(
             CodeProposal(
                 sender="domain_expert",
@@ -102,12 +107,11 @@ class CodeAuthors:
                 task_id=self.task_id,
                 in_reply_to=request.id,
                 unit=unit.name,
-                code=proposal.code,
-                source="model" if proposal.code else "none",
-                problem=proposal.problem,
+                code=code,
+                source="model" if code else "none",
+                problem=problem,
             )
         )
-        return proposal
 
     def wants_second_opinion(self, unit: ActionUnit) -> bool:
         """A judgement unit whose rule-based choice the domain expert's model should check."""
@@ -136,18 +140,7 @@ class CodeAuthors:
             opinion = SecondOpinion(
                 True, f"the expert could not be asked: {error.problem}", None, "rules (kept)"
             )
-        self.bus.send(
-            CodeProposal(
-                sender="domain_expert",
-                recipient=self.owner,
-                task_id=self.task_id,
-                in_reply_to=request.id,
-                unit=unit.name,
-                code=opinion.code,
-                source="model" if opinion.code else "none",
-                problem=opinion.reason,
-            )
-        )
+        self._expert_replies(request, unit, opinion.code, opinion.reason)
         return opinion
 
 
