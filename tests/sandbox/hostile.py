@@ -77,17 +77,6 @@ def run_calls(input_dir: Path, workspace: Path, calls: Callable[[Client], object
     return anyio.run(main)
 
 
-async def finish(client: Client, job: dict, limit_s: float = 300) -> dict:
-    """Poll get_job until the job leaves queued/running."""
-    assert job is not None, "the tool call failed"
-    with anyio.fail_after(limit_s):
-        while job["state"] in {"queued", "running"}:
-            job = (
-                await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 10})
-            ).structured_content
-    return job
-
-
 async def every_call_served(client: Client, job_id: str) -> dict[str, object]:
     """The read-only tools all answer (no 'Error executing tool') after whatever the job did."""
     answers = {}

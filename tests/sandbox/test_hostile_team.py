@@ -19,12 +19,12 @@ import pytest
 
 from genoteam.sandbox import lifecycle
 from genoteam.server.jobs import JobStore
+from tests.job_polling import finish
 from tests.sandbox.hostile import (
     TRAIT,
     attempts,
     complete_result,
     every_call_served,
-    finish,
     hostile_model,
     job_dir,
     provenance,

@@ -9,16 +9,9 @@ from mcp import Client
 
 from genoteam.server.app import build_server
 from genoteam.server.config import ServerConfig
+from tests.job_polling import finish
 
 KIDNEY = "Kidney_Clear_Cell_Carcinoma"
-
-
-async def _finish(client: Client, job: dict) -> dict:
-    with anyio.fail_after(600):
-        while job["state"] in {"queued", "running"}:
-            reply = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 20})
-            job = reply.structured_content
-    return job
 
 
 def test_the_server_accepts_the_ids_the_engines_report(shared_input, workspace):
@@ -32,7 +25,7 @@ def test_the_server_accepts_the_ids_the_engines_report(shared_input, workspace):
                 "preprocess_cohort", {"trait": KIDNEY, "cohort": "GSE781_GPL97", "wait_seconds": 20}
             )
             assert not prep.is_error, prep.content[0].text
-            job = await _finish(client, prep.structured_content)
+            job = await finish(client, prep.structured_content, limit_s=600)
             page = (await client.call_tool("get_result", {"job_id": job["job_id"]})).structured_content
             again = {}
             for trait, cohort in [(KIDNEY, c["cohort"]) for c in page["cohorts"]] + [

@@ -9,16 +9,9 @@ from mcp import Client
 
 from genoteam.server.app import build_server
 from genoteam.server.config import ServerConfig
+from tests.job_polling import finish
 
 TRAIT = "Bile_Duct_Cancer"
-
-
-async def _finish(client: Client, job: dict) -> dict:
-    with anyio.fail_after(600):
-        while job["state"] in {"queued", "running"}:
-            reply = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 20})
-            job = reply.structured_content
-    return job
 
 
 def test_preprocess_then_statistics_equals_one_analysis(shared_input, workspace):
@@ -29,11 +22,11 @@ def test_preprocess_then_statistics_equals_one_analysis(shared_input, workspace)
             prep = await client.call_tool(
                 "preprocess_cohort", {"trait": TRAIT, "cohort": "CHOL", "wait_seconds": 20}
             )
-            prep_job = await _finish(client, prep.structured_content)
+            prep_job = await finish(client, prep.structured_content, limit_s=600)
             stats = await client.call_tool("find_significant_genes", {"trait": TRAIT, "wait_seconds": 20})
-            stats_job = await _finish(client, stats.structured_content)
+            stats_job = await finish(client, stats.structured_content, limit_s=600)
             whole = await client.call_tool("analyze_trait", {"trait": TRAIT, "wait_seconds": 20})
-            whole_job = await _finish(client, whole.structured_content)
+            whole_job = await finish(client, whole.structured_content, limit_s=600)
             pages = []
             for job in (prep_job, stats_job, whole_job):
                 reply = await client.call_tool("get_result", {"job_id": job["job_id"], "top_k": 25})
