@@ -53,6 +53,35 @@ def _parts(root: Path, path: Path) -> list[str]:
     return parts
 
 
+def _open_parent(root: Path, path: Path, parts: list[str], create: bool, what_to_do: str) -> int:
+    """A descriptor of the folder holding `path`, reached from `root` one O_NOFOLLOW step at a time
+    (missing folders made when `create`), so no link on the way is followed. The caller closes it."""
+    current = os.open(root, _DIR_FLAGS)
+    try:
+        for name in parts[:-1]:
+            try:
+                following = os.open(name, _DIR_FLAGS, dir_fd=current)
+            except FileNotFoundError as error:
+                if not create:
+                    raise UnsafeFile(
+                        f"{path}: {name} does not exist ({error.strerror})", what_to_do
+                    ) from error
+                os.mkdir(name, 0o755, dir_fd=current)
+                following = os.open(name, _DIR_FLAGS, dir_fd=current)
+            except OSError as error:
+                raise UnsafeFile(
+                    f"{path}: {name} is not a plain folder ({error.strerror}); sandboxed code may have "
+                    "replaced it with a link",
+                    what_to_do,
+                ) from error
+            os.close(current)
+            current = following
+    except BaseException:
+        os.close(current)
+        raise
+    return current
+
+
 def open_regular(root: Path, path: Path, limit: int = READ_LIMIT) -> tuple[int, int]:
     """(fd, size) of `path`, a regular file under `root` reached without following any link.
 
@@ -61,19 +90,8 @@ def open_regular(root: Path, path: Path, limit: int = READ_LIMIT) -> tuple[int, 
     """
     root, path = Path(root), Path(path)
     parts = _parts(root, path)
-    current = os.open(root, _DIR_FLAGS)
+    current = _open_parent(root, path, parts, False, "the host reads only real files the analysis wrote")
     try:
-        for name in parts[:-1]:
-            try:
-                following = os.open(name, _DIR_FLAGS, dir_fd=current)
-            except OSError as error:
-                raise UnsafeFile(
-                    f"{path}: {name} is not a plain folder ({error.strerror}); sandboxed code may have "
-                    "replaced it with a link",
-                    "the host reads only real files the analysis wrote",
-                ) from error
-            os.close(current)
-            current = following
         try:
             fd = os.open(parts[-1], _OPEN_FLAGS, dir_fd=current)
         except OSError as error:
@@ -253,20 +271,8 @@ def write_bytes(root: Path, path: Path, data: bytes, mode: int = 0o644) -> None:
     FIFO planted at the name is replaced, never written through."""
     root, path = Path(root), Path(path)
     parts = _parts(root, path)
-    current = os.open(root, _DIR_FLAGS)
+    current = _open_parent(root, path, parts, True, "remove the link at that name")
     try:
-        for name in parts[:-1]:
-            try:
-                following = os.open(name, _DIR_FLAGS, dir_fd=current)
-            except FileNotFoundError:
-                os.mkdir(name, 0o755, dir_fd=current)
-                following = os.open(name, _DIR_FLAGS, dir_fd=current)
-            except OSError as error:
-                raise UnsafeFile(
-                    f"{path}: {name} is not a plain folder ({error.strerror})", "remove the link at that name"
-                ) from error
-            os.close(current)
-            current = following
         tmp = f".{parts[-1]}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=current)
         with os.fdopen(fd, "wb") as handle:
