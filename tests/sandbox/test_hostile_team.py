@@ -193,6 +193,14 @@ def test_links_fifos_setuid_and_a_huge_error_are_contained_and_copies_drop_them(
             assert SECRET.strip() not in path.read_text(errors="replace"), path
 
 
+async def preprocess_tcga(client) -> dict:
+    """Preprocess the tiny TCGA cohort to its end, then check that every read-only call still answers."""
+    job = await client.call_tool("preprocess_cohort", {"trait": TRAIT, "cohort": "TCGA", "wait_seconds": 1})
+    job = await finish(client, job.structured_content)
+    await every_call_served(client, job["job_id"])
+    return job
+
+
 @pytest.mark.parametrize(
     ("flood", "limits", "expected"),
     [
@@ -216,15 +224,7 @@ def test_disk_and_inode_floods_stop_with_disk_quota(
     hostile_env({"load_cohort": "import os\n" + flood}, **limits)
     workspace = tmp_path / "ws"
 
-    async def calls(client):
-        job = await client.call_tool(
-            "preprocess_cohort", {"trait": TRAIT, "cohort": "TCGA", "wait_seconds": 1}
-        )
-        job = await finish(client, job.structured_content)
-        await every_call_served(client, job["job_id"])
-        return job
-
-    job = run_calls(tiny_input, workspace, calls)
+    job = run_calls(tiny_input, workspace, preprocess_tcga)
     record = provenance(workspace, job["job_id"])
     statuses = [a["cell_status"] for a in attempts(record, "load_cohort")]
     assert not statuses or statuses[0] == "disk_quota", statuses
@@ -249,15 +249,7 @@ def test_protocol_flood_and_malformed_frames_end_on_time_as_timeout_and_protocol
     hostile_env({"load_cohort": flood, "clinical_features": malformed}, GENOTEAM_SANDBOX_CELL_TIMEOUT_S="8")
     workspace = tmp_path / "ws"
 
-    async def calls(client):
-        job = await client.call_tool(
-            "preprocess_cohort", {"trait": TRAIT, "cohort": "TCGA", "wait_seconds": 1}
-        )
-        job = await finish(client, job.structured_content)
-        await every_call_served(client, job["job_id"])
-        return job
-
-    job = run_calls(tiny_input, workspace, calls)
+    job = run_calls(tiny_input, workspace, preprocess_tcga)
     assert job["state"] == "complete", job
     record = provenance(workspace, job["job_id"])
     flooded = attempts(record, "load_cohort")[0]
