@@ -8,6 +8,7 @@ the bearer token on HTTP.
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import anyio
@@ -51,6 +52,26 @@ async def wait_running(client, job_id: str, timeout_s: float = 60) -> dict:
             await anyio.sleep(0.2)
 
 
+def recorded_worker(store: JobStore, job_id: str, timeout_s: float = 60):
+    """The job's status once its worker has written its pid (a busy machine starts it late)."""
+    deadline = time.monotonic() + timeout_s
+    while (status := store.get(job_id).status).pid is None:
+        assert time.monotonic() < deadline, f"the worker never recorded its pid: {status}"
+        time.sleep(0.2)
+    return status
+
+
+async def wait_finished(client, job_id: str, timeout_s: float = 180) -> dict:
+    """Poll get_job until the job leaves queued/running (no fixed wait: the machine may be busy)."""
+    with anyio.fail_after(timeout_s):
+        while True:
+            job = (
+                await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10})
+            ).structured_content
+            if job["state"] not in {"queued", "running"}:
+                return job
+
+
 def local_image(docker_engine) -> str:
     """A local image with `sleep` (the sandbox base), never pulled."""
     tag = subprocess.run(
@@ -82,15 +103,15 @@ def test_stdio_worker_outlives_the_server_and_a_new_server_finishes_serving_it(s
 
     job = anyio.run(first_server)  # the server process exits when the client closes
     assert job["state"] in {"queued", "running"}, job
-    status = JobStore(workspace).get(job["job_id"]).status
+    status = recorded_worker(JobStore(workspace), job["job_id"])
     assert lifecycle.is_alive(status.pid, status.pid_start), "the worker died with the server"
 
     async def second_server():
         async with Client(stdio_params(env)) as client:
             listed = await client.call_tool("list_jobs", {})
-            done = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 30})
+            done = await wait_finished(client, job["job_id"])
             result = await client.call_tool("get_result", {"job_id": job["job_id"], "top_k": 3})
-            return listed.structured_content, done.structured_content, result.structured_content
+            return listed.structured_content, done, result.structured_content
 
     listed, done, result = anyio.run(second_server)
     assert [j["job_id"] for j in listed["jobs"]] == [job["job_id"]]
