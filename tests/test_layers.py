@@ -19,7 +19,8 @@ LOWER = {
     "sandbox": {"toolkit", "shipped"},
     "pipeline": {"toolkit", "data", "shipped"},
     "agents": {"toolkit", "data", "pipeline", "sandbox", "shipped"},
-    "server": {"toolkit", "data", "evaluation", "pipeline", "sandbox", "agents", "shipped"},
+    "batch": {"toolkit", "data", "evaluation", "pipeline", "sandbox", "agents", "shipped"},
+    "server": {"toolkit", "data", "evaluation", "pipeline", "sandbox", "agents", "batch", "shipped"},
 }
 
 

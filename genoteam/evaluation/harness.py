@@ -109,6 +109,15 @@ def load_task_info(path: Path | None) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- questions
 
 
+def task_questions(task_info: dict[str, Any]) -> list[Question]:
+    """GenoTEX's questions of a task file: every trait unconditioned, then with each condition."""
+    pairs: list[Question] = []
+    for trait in sorted(task_info):
+        pairs.append((trait, None))
+        pairs.extend((trait, c) for c in task_info[trait].get("conditions", []))
+    return pairs
+
+
 def question_pairs(ref: Layout, task_info: dict[str, Any] | None) -> list[Question]:
     """The (trait, condition) questions to evaluate.
 
@@ -117,11 +126,7 @@ def question_pairs(ref: Layout, task_info: dict[str, Any] | None) -> list[Questi
     regress/ unconditioned, plus each condition of a reference result file.
     """
     if task_info is not None:
-        pairs: list[Question] = []
-        for trait in sorted(task_info):
-            pairs.append((trait, None))
-            pairs.extend((trait, c) for c in task_info[trait].get("conditions", []))
-        return pairs
+        return task_questions(task_info)
     traits: set[str] = set()
     for folder in (ref.root / "preprocess", ref.regress_dir()):
         if folder.is_dir():

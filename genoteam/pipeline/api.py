@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-TRAIT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_'\-]{0,99}$"
+# GenoTEX's trait folder names: letters (any script: "Sjögrens_Syndrome"), digits, _ ' - and
+# parentheses ("Chronic_obstructive_pulmonary_disease_(COPD)"); never a path separator or a dot
+TRAIT_PATTERN = r"^[^\W_][\w'()\-]{0,99}$"
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], message)
 

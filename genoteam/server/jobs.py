@@ -33,6 +33,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from genoteam.pipeline.api import AnalysisRequest, AnalysisResult
+from genoteam.pipeline.fingerprint import answer_inputs
 from genoteam.sandbox import lifecycle
 from genoteam.server.params import JOB_ID_PATTERN, JobState
 from genoteam.toolkit.errors import GenoteamError
@@ -97,57 +98,6 @@ def normalise_request(request: AnalysisRequest) -> AnalysisRequest:
     """One spelling per request: cohorts sorted and de-duplicated (the order does not matter)."""
     cohorts = sorted(set(request.cohorts)) if request.cohorts else None
     return request.model_copy(update={"cohorts": cohorts})
-
-
-def _tree_stats(folder: Path, root: Path) -> list[str]:
-    """One line per file under `folder`: path relative to `root`, size, mtime (nanoseconds)."""
-    lines = []
-    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-        try:
-            stat = path.stat()
-        except OSError:  # vanished while listing: it is not an input any more
-            continue
-        if path.is_file():
-            lines.append(f"{path.relative_to(root).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}")
-    return lines
-
-
-def inputs_fingerprint(input_dir: Path, request: AnalysisRequest) -> str:
-    """Sizes and mtimes of the files a request can read: GEO/<trait>, GEO/<condition> and TCGA/.
-
-    Why stats and not hashes: they are cheap on a GenoTEX-sized folder and change whenever a file
-    is replaced or edited; TCGA/ is taken whole because a trait's TCGA cohort is found by name.
-    """
-    input_dir = Path(input_dir)
-    folders = [input_dir / "GEO" / request.trait, input_dir / "TCGA"]
-    if request.condition:
-        folders.append(input_dir / "GEO" / request.condition)
-    lines = [line for folder in folders for line in _tree_stats(folder, input_dir)]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def guidelines_sha256() -> str:
-    """Hash of the guideline files in force (the team's instructions change its answers)."""
-    from genoteam.shipped import shipped_dir
-
-    folder = shipped_dir("guidelines")
-    lines = _tree_stats(folder, folder)  # names and sizes, then the contents
-    digest = hashlib.sha256("\n".join(line.rsplit("\t", 1)[0] for line in lines).encode())
-    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def answer_inputs(request: AnalysisRequest, input_dir: Path) -> dict[str, str]:
-    """Everything besides the request an answer depends on: a change means a new job."""
-    from genoteam import __version__
-
-    return {
-        "inputs_fingerprint": inputs_fingerprint(input_dir, request),
-        "genoteam_version": __version__,
-        "guidelines_sha256": guidelines_sha256(),
-    }
 
 
 def request_hash(

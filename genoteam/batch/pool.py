@@ -1,0 +1,153 @@
+"""The plain local executor: a process pool on this machine, needs respected, bounded by cores and
+by memory. Used when Ray is not installed (or asked for), and the baseline Ray is compared with.
+
+Why processes and not threads: the engines hold the GIL (pandas, the toolkit's statistics) and a
+crash must stay with its task. Workers are spawned (no state shared with the driver) and end when
+the driver dies (a killed batch leaves no worker writing into its folder; `--resume` redoes the
+tasks that were running). A worker that dies takes concurrent.futures' whole pool with it: the
+tasks that were running then are started again once in a new pool, and a task whose worker dies
+twice is failed with that reason.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from genoteam.batch.executor import (
+    BatchTask,
+    EventCallback,
+    TaskEvent,
+    TaskOutcome,
+    failed_outcome,
+    local_node_id,
+    order_check,
+    run_batch_task,
+)
+from genoteam.pipeline.parallel import available_memory_bytes
+
+MAX_WORKER_DEATHS = 2  # a task whose worker died this many times is failed
+
+
+def _end_with_parent(parent: int) -> None:
+    """Worker initializer: exit as soon as the driver is gone (checked every second)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="genoteam-parent-watch").start()
+
+
+def _run_in_worker(task: BatchTask) -> TaskOutcome:
+    return run_batch_task(task, local_node_id())
+
+
+class LocalPoolExecutor:
+    """At most `max_parallel` tasks at once (default: the machine's cores), and no more than fit in
+    `memory_bytes` (default: MemAvailable at the start) by their `memory_bytes` request; the first
+    waiting task always starts when nothing runs, so a large task queues instead of never running."""
+
+    name = "pool"
+
+    def __init__(self, max_parallel: int | None = None, memory_bytes: int | None = None) -> None:
+        if max_parallel is not None and max_parallel < 1:
+            raise ValueError("max_parallel must be at least 1")
+        self.max_parallel = max_parallel or os.cpu_count() or 1
+        self.memory_bytes = memory_bytes
+
+    def describe(self) -> str:
+        return f"local process pool, up to {self.max_parallel} task(s) at once"
+
+    def run(self, tasks: Sequence[BatchTask], on_event: EventCallback) -> dict[str, TaskOutcome]:
+        order_check(tasks)
+        budget = available_memory_bytes() if self.memory_bytes is None else self.memory_bytes
+        keys = {t.key for t in tasks}
+        waiting = list(tasks)  # plan order: cohorts before the questions that need them
+        outcomes: dict[str, TaskOutcome] = {}
+        deaths: dict[str, int] = {}
+        running: dict[Future, BatchTask] = {}
+        started_at: dict[str, float] = {}
+        pool = self._new_pool()
+        try:
+            while waiting or running:
+                self._start_ready(pool, waiting, running, outcomes, keys, budget, on_event, started_at)
+                if not running:
+                    raise RuntimeError("no task can start: a need is neither finished nor runnable")
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                broken = False
+                for future in done:
+                    task = running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        running[future] = task  # handled with the others below
+                        continue
+                    except Exception as error:  # pickling or the like: that task's failure
+                        outcome = failed_outcome(
+                            task, f"the worker could not run it: {type(error).__name__}: {error}"
+                        )
+                    self._finish(task, outcome, outcomes, on_event)
+                if broken:
+                    pool = self._recover(pool, running, waiting, deaths, outcomes, on_event, started_at)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return outcomes
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(
+            max_workers=self.max_parallel,
+            mp_context=context,
+            initializer=_end_with_parent,
+            initargs=(os.getpid(),),
+        )
+
+    def _start_ready(self, pool, waiting, running, outcomes, keys, budget, on_event, started_at) -> None:
+        in_use = sum(t.memory_bytes for t in running.values())
+        cpus = sum(t.cpus for t in running.values())
+        for task in list(waiting):
+            if len(running) >= self.max_parallel:
+                return
+            if any(n in keys and n not in outcomes for n in task.needs):
+                continue
+            fits = in_use + task.memory_bytes <= budget and cpus + task.cpus <= self.max_parallel
+            if running and not fits:
+                return  # keep plan order: a large task is not overtaken for ever by small ones
+            waiting.remove(task)
+            on_event(TaskEvent(key=task.key, kind="started", node=local_node_id()))
+            started_at[task.key] = time.monotonic()
+            running[pool.submit(_run_in_worker, task)] = task
+            in_use += task.memory_bytes
+            cpus += task.cpus
+
+    @staticmethod
+    def _finish(task: BatchTask, outcome: TaskOutcome, outcomes: dict, on_event: EventCallback) -> None:
+        outcomes[task.key] = outcome
+        on_event(TaskEvent(key=task.key, kind="finished", node=outcome.node, outcome=outcome))
+
+    def _recover(self, pool, running, waiting, deaths, outcomes, on_event, started_at) -> ProcessPoolExecutor:
+        """A worker died: every task that was running is started again once, in a new pool."""
+        pool.shutdown(wait=False, cancel_futures=True)
+        again = []
+        for task in running.values():
+            deaths[task.key] = deaths.get(task.key, 0) + 1
+            if deaths[task.key] >= MAX_WORKER_DEATHS:
+                seconds = time.monotonic() - started_at.get(task.key, time.monotonic())
+                reason = (
+                    f"its worker process died {deaths[task.key]} times (killed, or out of memory: it asked "
+                    f"for {task.memory_bytes >> 20} MiB)"
+                )
+                self._finish(task, failed_outcome(task, reason, seconds=seconds), outcomes, on_event)
+            else:
+                again.append(task)
+        running.clear()
+        waiting[:0] = again
+        return self._new_pool()
