@@ -31,7 +31,7 @@ from genoteam.agents.messages import MessageBus, TaskAssignment
 from genoteam.agents.pi import parse_survey, review_plan_with_model, survey_cell
 from genoteam.agents.records import TaskRecord
 from genoteam.agents.run_record import RunRecord
-from genoteam.agents.setup_cells import cohort_setup, statistics_setup, table_path
+from genoteam.agents.setup_cells import cohort_setup, statistics_setup
 from genoteam.data.catalogue import CohortCatalogue
 from genoteam.pipeline.admission import estimate_cohort, refusal
 from genoteam.pipeline.api import (
@@ -55,10 +55,9 @@ from genoteam.sandbox.api import SandboxLimits, default_limits
 from genoteam.sandbox.factory import resolve_backend
 from genoteam.sandbox.quota import parse_size
 from genoteam.toolkit.errors import GenoteamError
-from genoteam.toolkit.layout import OutputLayout
+from genoteam.toolkit.layout import LAYOUT_FOLDERS, OutputLayout
 
 OWNER_OF = {"GEO": "geo", "TCGA": "tcga"}
-SANDBOX_SUBDIRS = ("preprocess", "regress")  # what sandboxed code may write in the output folder
 ENV_PROBE = (
     "import json, sys, importlib.metadata as _md\n"
     "_v = {}\n"
@@ -143,9 +142,7 @@ class TeamRun:
         if config.authoring == "model-first":
             config.require_models(self._authors(), "authoring is model-first (models write every unit)")
         owned = (
-            ("regress", "provenance.json")
-            if stage == "statistics"
-            else ("preprocess", "regress", "provenance.json")
+            ("regress", "provenance.json") if stage == "statistics" else (*LAYOUT_FOLDERS, "provenance.json")
         )
         stale = [name for name in owned if (self.output_dir / name).exists()]
         if stale:  # old cohort_info.json records would mix into this job's cohort selection
@@ -154,6 +151,10 @@ class TeamRun:
                 "choose a new --output folder, or delete the old results first",
             )
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        # what sandboxed code wrote is read without following links, bounded
+        self.layout = OutputLayout(
+            self.output_dir, read_bytes=lambda path: hostfs.read_bytes(self.output_dir, path)
+        )
         self.state = JobState(job_id=uuid.uuid4().hex[:12])
         messages = self.output_dir / "messages.jsonl"
         messages.unlink(missing_ok=True)
@@ -199,7 +200,7 @@ class TeamRun:
             work_dir=self.output_dir,
             input_dirs=inputs,
             job_id=self.state.job_id,
-            writable_subdirs=SANDBOX_SUBDIRS,
+            writable_subdirs=LAYOUT_FOLDERS,  # what sandboxed code may write
             limits=self.sandbox_limits,
         )
         with warnings.catch_warnings():
@@ -402,20 +403,15 @@ class TeamRun:
         )
 
     def _outcome(self, task: CohortTask, record: TaskRecord) -> CohortOutcome:
-        info_path = OutputLayout(self.output_dir).cohort_info_path(task.entity)
-        entry: dict = {}
-        if info_path.exists() or info_path.is_symlink():
-            try:  # written in the sandbox: read without following links, bounded
-                entry = hostfs.read_json(self.output_dir, info_path).get(task.output_id, {})
-                if not isinstance(entry, dict):
-                    raise ValueError(f"the entry of {task.output_id} is not an object")
-            except (ValueError, OSError, AttributeError, GenoteamError) as error:
-                return CohortOutcome(
-                    cohort=task.output_id,
-                    trait=task.entity,
-                    usable=False,
-                    error=f"{info_path.name} cannot be read after preprocessing: {error}",
-                )
+        try:  # written in the sandbox: read without following links, bounded
+            entry = self.layout.cohort_info(task.entity, missing_ok=True).get(task.output_id, {})
+        except GenoteamError as error:
+            return CohortOutcome(
+                cohort=task.output_id,
+                trait=task.entity,
+                usable=False,
+                error=f"cohort_info.json cannot be read after preprocessing: {error}",
+            )
         if record.status == "budget_exhausted":
             self.state.budget_exhausted = record.reason
         if record.status in ("failed", "incomplete", "budget_exhausted"):
@@ -497,11 +493,11 @@ class TeamRun:
             return self._result(
                 "failed", outcomes, [], [], f"the statistician's task {record.status}: {record.reason}"
             )
-        path = OutputLayout(self.output_dir).significant_genes_path(request.trait, request.condition)
+        path = self.layout.significant_genes_path(request.trait, request.condition)
         try:  # written in the sandbox: read without following links, bounded
-            answer = hostfs.read_json(self.output_dir, path)
+            answer = self.layout.significant_genes(request.trait, request.condition)
             return answered_result(request, outcomes, self.output_dir, answer, self._plan_notes)
-        except (ValueError, OSError, KeyError, TypeError, AttributeError, GenoteamError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, GenoteamError) as error:
             problem = (
                 error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
             )
@@ -534,7 +530,7 @@ class TeamRun:
 
     @property
     def table_file(self) -> Path:
-        return Path(table_path(str(self.output_dir), self.request.trait, self.request.condition))
+        return Path(self.layout.association_table_path(self.request.trait, self.request.condition))
 
 
 def run_team(

@@ -26,6 +26,7 @@ from genoteam.agents.records import TaskRecord
 from genoteam.pipeline.api import AnalysisRequest, AnalysisResult
 from genoteam.sandbox import hostfs
 from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.layout import LAYOUT_FOLDERS
 
 if TYPE_CHECKING:
     from genoteam.agents.engine import TeamRun
@@ -116,7 +117,7 @@ def _outputs(root: Path) -> list[dict]:
     """The files sandboxed code wrote, listed without following links (what was not a regular
     file is listed with a note instead of a hash)."""
     out = []
-    for sub in ("preprocess", "regress"):
+    for sub in LAYOUT_FOLDERS:
         listing = hostfs.regular_files(root / sub)
         for rel, size in listing.files:
             path = root / sub / rel

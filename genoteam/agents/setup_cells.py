@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from genoteam.pipeline.cohorts import CohortTask, relative_input
-from genoteam.toolkit.layout import condition_label
+from genoteam.toolkit.layout import OutputLayout
 from genoteam.toolkit.symbols import DEFAULT_SYMBOL_POLICY
 
 
@@ -21,6 +23,11 @@ def _out(work: str, *parts: str) -> str:
     return "/".join([work.rstrip("/"), *parts])
 
 
+def sandbox_layout(work: str) -> OutputLayout:
+    """The output layout as the sandbox sees it (its paths are the kernel's, not the host's)."""
+    return OutputLayout(PurePosixPath(work))
+
+
 def cohort_setup(
     task: CohortTask,
     condition: str | None,
@@ -30,6 +37,7 @@ def cohort_setup(
     symbol_policy: str = DEFAULT_SYMBOL_POLICY,
 ) -> str:
     entity, cohort = task.entity, task.output_id
+    layout = sandbox_layout(work)
     return assignments(
         {
             "trait": entity,
@@ -39,16 +47,12 @@ def cohort_setup(
             "cohort_dir": _out(input_mount, relative_input(task.cohort, input_dir)),
             "platform": task.platform,
             "output_root": work,
-            "out_gene_data_file": _out(work, "preprocess", entity, "gene_data", f"{cohort}.csv"),
-            "out_clinical_data_file": _out(work, "preprocess", entity, "clinical_data", f"{cohort}.csv"),
-            "out_data_file": _out(work, "preprocess", entity, f"{cohort}.csv"),
-            "cohort_info_file": _out(work, "preprocess", entity, "cohort_info.json"),
+            "out_gene_data_file": str(layout.gene_data_path(entity, cohort)),
+            "out_clinical_data_file": str(layout.clinical_data_path(entity, cohort)),
+            "out_data_file": str(layout.linked_data_path(entity, cohort)),
+            "cohort_info_file": str(layout.cohort_info_path(entity)),
         }
     )
-
-
-def table_path(work: str, trait: str, condition: str | None) -> str:
-    return _out(work, "regress", trait, f"association_table_condition_{condition_label(condition)}.csv")
 
 
 def statistics_setup(
@@ -60,19 +64,18 @@ def statistics_setup(
     task_info_file: str | None,
     genotex_version: str | None = None,
 ) -> str:
+    layout = sandbox_layout(work)
     return assignments(
         {
             "trait": trait,
             "condition": condition,
             "output_root": work,
-            "preprocess_root": _out(work, "preprocess"),
+            "preprocess_root": str(layout.preprocess_dir),
             "method": method,
             "select_by": select_by,
             "genotex_version": genotex_version,
             "task_info_file": task_info_file,
-            "out_significant_file": _out(
-                work, "regress", trait, f"significant_genes_condition_{condition_label(condition)}.json"
-            ),
-            "out_table_file": table_path(work, trait, condition),
+            "out_significant_file": str(layout.significant_genes_path(trait, condition)),
+            "out_table_file": str(layout.association_table_path(trait, condition)),
         }
     )

@@ -10,7 +10,6 @@ says how many items were missing or unreadable so that a low coverage never hide
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,34 +18,17 @@ import pandas as pd
 from genoteam.evaluation import metrics as m
 from genoteam.evaluation.constants import SUBTASKS, TASKS
 from genoteam.toolkit.errors import GenoteamError, InputFileError
+from genoteam.toolkit.layout import SIGNIFICANT_PREFIX, OutputLayout
 from genoteam.toolkit.stats.selection import rank_cohort_pairs, select_one_step_cohort
-
-SIGNIFICANT_PREFIX = "significant_genes_condition_"
 
 CohortInfo = dict[str, dict[str, Any]]
 Question = tuple[str, str | None]
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Paths of one GenoTEX output folder."""
-
-    root: Path
-
-    def trait_dir(self, trait: str) -> Path:
-        return self.root / "preprocess" / trait
-
-    def cohort_info(self, trait: str) -> Path:
-        return self.trait_dir(trait) / "cohort_info.json"
-
-    def table_dir(self, trait: str, subtask: str) -> Path:
-        return self.trait_dir(trait) if subtask == "linked" else self.trait_dir(trait) / f"{subtask}_data"
-
-    def linked(self, trait: str, cohort: str) -> Path:
-        return self.trait_dir(trait) / f"{cohort}.csv"
-
-    def regress_dir(self) -> Path:
-        return self.root / "regress"
+def table_dir(layout: OutputLayout, trait: str, subtask: str) -> Path:
+    """The folder of one preprocessing subtask's tables: gene_data/, clinical_data/ or the trait's own."""
+    folders = {"gene": layout.gene_data_dir, "clinical": layout.clinical_data_dir, "linked": layout.trait_dir}
+    return Path(folders[subtask](trait))
 
 
 def condition_from_filename(filename: str) -> str:
@@ -64,15 +46,6 @@ def read_json(path: Path) -> Any:
         raise InputFileError(
             path, f"cannot be read as JSON ({error})", "fix or regenerate the file"
         ) from error
-
-
-def read_cohort_info(path: Path) -> CohortInfo:
-    info = read_json(path)
-    if not isinstance(info, dict) or not all(isinstance(v, dict) for v in info.values()):
-        raise InputFileError(
-            path, "is not a cohort_info record ({cohort: {is_usable, is_available, ...}})", "regenerate it"
-        )
-    return info
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -118,7 +91,7 @@ def task_questions(task_info: dict[str, Any]) -> list[Question]:
     return pairs
 
 
-def question_pairs(ref: Layout, task_info: dict[str, Any] | None) -> list[Question]:
+def question_pairs(ref: OutputLayout, task_info: dict[str, Any] | None) -> list[Question]:
     """The (trait, condition) questions to evaluate.
 
     With a task file, GenoTEX's list: every trait, unconditioned and with each of its conditions.
@@ -128,13 +101,13 @@ def question_pairs(ref: Layout, task_info: dict[str, Any] | None) -> list[Questi
     if task_info is not None:
         return task_questions(task_info)
     traits: set[str] = set()
-    for folder in (ref.root / "preprocess", ref.regress_dir()):
+    for folder in (ref.preprocess_dir, ref.regress_root):
         if folder.is_dir():
             traits |= {p.name for p in folder.iterdir() if p.is_dir()}
     pairs = []
     for trait in sorted(traits):
         pairs.append((trait, None))
-        trait_regress = ref.regress_dir() / trait
+        trait_regress = ref.regress_root / trait
         if trait_regress.is_dir():
             for path in sorted(trait_regress.glob(f"{SIGNIFICANT_PREFIX}*.json")):
                 condition = condition_from_filename(path.name)
@@ -147,23 +120,27 @@ def question_pairs(ref: Layout, task_info: dict[str, Any] | None) -> list[Questi
 
 
 def select_cohorts(
-    layout: Layout, trait: str, condition: str | None, task_info: dict[str, Any] | None
+    layout: OutputLayout, trait: str, condition: str | None, task_info: dict[str, Any] | None
 ) -> str | tuple[str, str] | None:
     """GenoTEX's cohort choice for one question in one output folder (None: no usable choice)."""
-    info_path = layout.cohort_info(trait)
-    if not info_path.is_file():
+    if not layout.cohort_info_path(trait).is_file():
         return None
-    trait_info = read_cohort_info(info_path)
+    trait_info = layout.cohort_info(trait)
     if m.question_category(condition) != m.TWO_STEP:
         return select_one_step_cohort(trait_info, condition)
     assert condition is not None and task_info is not None
-    condition_path = layout.cohort_info(condition)
-    if not condition_path.is_file():
+    if not layout.cohort_info_path(condition).is_file():
         return None
-    condition_info = read_cohort_info(condition_path)
+    condition_info = layout.cohort_info(condition)
     condition_genes = task_info.get(condition, {}).get("related_genes", [])
     for trait_id, cond_id, _ in rank_cohort_pairs(trait_info, condition_info):
-        trait_csv, cond_csv = layout.linked(trait, trait_id), layout.linked(condition, cond_id)
+        try:
+            trait_csv, cond_csv = (
+                layout.linked_data_path(trait, trait_id),
+                layout.linked_data_path(condition, cond_id),
+            )
+        except GenoteamError:  # a cohort id that is no file name (a path in it) names no table
+            continue
         if not (trait_csv.is_file() and cond_csv.is_file()):
             continue
         try:
@@ -177,7 +154,7 @@ def select_cohorts(
 
 
 def evaluate_selection(
-    pred: Layout, ref: Layout, pairs: list[Question], task_info: dict[str, Any] | None
+    pred: OutputLayout, ref: OutputLayout, pairs: list[Question], task_info: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Dataset filtering (per trait, on is_available) and selection (per question) scores."""
     filtering: list[dict[str, Any]] = []
@@ -185,24 +162,24 @@ def evaluate_selection(
     skipped: list[dict[str, Any]] = []
     seen: set[str] = set()
     for trait, condition in pairs:
-        if not ref.cohort_info(trait).is_file():
+        if not ref.cohort_info_path(trait).is_file():
             skipped.append(
                 {"trait": trait, "condition": condition, "reason": "no reference cohort_info.json"}
             )
             continue
-        if not pred.cohort_info(trait).is_file():
+        if not pred.cohort_info_path(trait).is_file():
             skipped.append(
                 {"trait": trait, "condition": condition, "reason": "no predicted cohort_info.json"}
             )
             continue
         try:
-            pred_info = read_cohort_info(pred.cohort_info(trait))
+            pred_info = pred.cohort_info(trait)
         except InputFileError as error:
             skipped.append({"trait": trait, "condition": condition, "reason": error.problem})
             continue
         if trait not in seen:
             seen.add(trait)
-            counts = m.filtering_confusion(read_cohort_info(ref.cohort_info(trait)), pred_info)
+            counts = m.filtering_confusion(ref.cohort_info(trait), pred_info)
             filtering.append({**m.confusion_metrics(**counts), **counts, "trait": trait})
         if m.question_category(condition) == m.TWO_STEP and task_info is None:
             skipped.append(
@@ -238,7 +215,9 @@ def _jsonable_choice(choice: str | tuple[str, str] | None) -> str | list[str] | 
 # ---------------------------------------------------------------- preprocessing
 
 
-def evaluate_preprocessing(pred: Layout, ref: Layout, subtasks: tuple[str, ...] = SUBTASKS) -> dict[str, Any]:
+def evaluate_preprocessing(
+    pred: OutputLayout, ref: OutputLayout, subtasks: tuple[str, ...] = SUBTASKS
+) -> dict[str, Any]:
     """CSC of every reference table that the prediction also has, per subtask.
 
     GenoTEX leaves missing predicted tables out of the average; they are listed here, and a
@@ -246,8 +225,8 @@ def evaluate_preprocessing(pred: Layout, ref: Layout, subtasks: tuple[str, ...] 
     """
     results: dict[str, Any] = {}
     traits = (
-        sorted(p.name for p in (ref.root / "preprocess").iterdir() if p.is_dir())
-        if (ref.root / "preprocess").is_dir()
+        sorted(p.name for p in ref.preprocess_dir.iterdir() if p.is_dir())
+        if ref.preprocess_dir.is_dir()
         else []
     )
     for subtask in subtasks:
@@ -256,11 +235,11 @@ def evaluate_preprocessing(pred: Layout, ref: Layout, subtasks: tuple[str, ...] 
         unreadable: list[str] = []
         transposed: list[str] = []
         for trait in traits:
-            ref_dir = ref.table_dir(trait, subtask)
+            ref_dir = table_dir(ref, trait, subtask)
             if not ref_dir.is_dir():
                 continue
             for ref_path in sorted(ref_dir.glob("*.csv")):
-                pred_path = pred.table_dir(trait, subtask) / ref_path.name
+                pred_path = table_dir(pred, trait, subtask) / ref_path.name
                 label = f"{trait}/{ref_path.name}"
                 if not pred_path.is_file():
                     missing.append(label)
@@ -328,18 +307,20 @@ def evaluate_question(ref_file: Path, pred_file: Path, n_genes: int) -> tuple[di
     return scores, "ok"
 
 
-def evaluate_analysis(pred: Layout, ref: Layout, n_genes: int = m.GENOTEX_N_GENES) -> dict[str, Any]:
+def evaluate_analysis(
+    pred: OutputLayout, ref: OutputLayout, n_genes: int = m.GENOTEX_N_GENES
+) -> dict[str, Any]:
     """Gene-selection metrics per question of the reference, averaged per question type."""
     per_question: dict[Question, dict[str, float]] = {}
     rows: list[dict[str, Any]] = []
     missing: list[str] = []
     unreadable: list[str] = []
-    regress = ref.regress_dir()
+    regress = ref.regress_root
     trait_dirs = sorted(p for p in regress.iterdir() if p.is_dir()) if regress.is_dir() else []
     for trait_dir in trait_dirs:
         for ref_file in sorted(trait_dir.glob("significant_genes*.json")):
             condition = condition_from_filename(ref_file.name)
-            pred_file = pred.regress_dir() / trait_dir.name / ref_file.name
+            pred_file = pred.regress_root / trait_dir.name / ref_file.name
             scores, status = evaluate_question(ref_file, pred_file, n_genes)
             label = f"{trait_dir.name}/{ref_file.name}"
             if status == "missing":
@@ -381,12 +362,12 @@ def evaluate(
         raise GenoteamError(
             f"unknown evaluation task(s) {sorted(unknown)}", f"choose among {', '.join(TASKS)}"
         )
-    pred, ref = Layout(Path(pred_dir)), Layout(Path(ref_dir))
+    pred, ref = OutputLayout(Path(pred_dir)), OutputLayout(Path(ref_dir))
     if not ref.root.is_dir():
         raise GenoteamError(
             f"reference folder {ref.root} does not exist", "give --ref a GenoTEX output folder"
         )
-    if not ((ref.root / "preprocess").is_dir() or ref.regress_dir().is_dir()):
+    if not (ref.preprocess_dir.is_dir() or ref.regress_root.is_dir()):
         raise GenoteamError(
             f"reference folder {ref.root} has neither preprocess/ nor regress/",
             "give --ref the folder that contains preprocess/ and regress/",
@@ -423,11 +404,11 @@ def evaluate_against_truth(
         trait, planted = truth["trait"], [g["gene"] for g in truth["trait_genes"]]
     except (KeyError, TypeError) as error:
         raise InputFileError(truth_path, "is not a genoteam synthetic truth.json", "regenerate it") from error
-    pred = Layout(Path(pred_dir))
-    results = sorted((pred.regress_dir() / trait).glob("significant_genes*.json"))
+    pred = OutputLayout(Path(pred_dir))
+    results = sorted((pred.regress_root / trait).glob("significant_genes*.json"))
     if not results:
         raise GenoteamError(
-            f"no result for trait {trait} under {pred.regress_dir() / trait}",
+            f"no result for trait {trait} under {pred.regress_root / trait}",
             "run the analysis on the synthetic cohorts first (the output folder holds regress/<Trait>/)",
         )
     rows = []
@@ -453,12 +434,11 @@ def evaluate_against_truth(
     )
 
 
-def _usability(pred: Layout, trait: str, truth: dict[str, Any]) -> dict[str, Any] | None:
+def _usability(pred: OutputLayout, trait: str, truth: dict[str, Any]) -> dict[str, Any] | None:
     """Predicted is_usable of each synthetic cohort against the generator's expectation."""
-    path = pred.cohort_info(trait)
-    if not path.is_file():
+    if not pred.cohort_info_path(trait).is_file():
         return None
-    info = read_cohort_info(path)
+    info = pred.cohort_info(trait)
     rows = []
     for cohort in truth.get("cohorts", []):
         if "expected_usable" not in cohort:

@@ -273,7 +273,7 @@ def run_reference(
         progress(n_total / (n_total + 1), "selecting cohorts and running the statistics")
     try:
         answer = answer_question(
-            output_dir / "preprocess",
+            layout.OutputLayout(output_dir).preprocess_dir,
             request.trait,
             request.condition,
             method=request.method,

@@ -9,7 +9,6 @@ from typing import Any
 
 from genoteam.pipeline.api import AnalysisRequest, AnalysisResult, CohortOutcome, GeneHit
 from genoteam.pipeline.cohorts import entities_for
-from genoteam.toolkit.cohort_info import read_cohort_info
 from genoteam.toolkit.cohort_steps import usability_verdict
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import OutputLayout
@@ -72,14 +71,14 @@ def gene_hits(significant) -> list[GeneHit]:
 def recorded_outcomes(request: AnalysisRequest, output_dir: Path) -> list[CohortOutcome]:
     """Outcomes of cohorts preprocessed earlier, read back from their cohort_info.json files."""
     outcomes = []
+    layout = OutputLayout(output_dir)
     for trait in entities_for(request.trait, request.condition):
-        info_path = OutputLayout(output_dir).cohort_info_path(trait)
-        if not info_path.exists():
+        if not Path(layout.cohort_info_path(trait)).exists():
             raise GenoteamError(
-                f"no preprocessed cohorts of '{trait}' ({info_path.name} is missing)",
+                f"no preprocessed cohorts of '{trait}' (cohort_info.json is missing)",
                 "run the preprocessing stage first",
             )
-        for cohort, record in read_cohort_info(info_path).items():
+        for cohort, record in layout.cohort_info(trait).items():
             outcomes.append(outcome_from_record(cohort, trait, record))
     return outcomes
 

@@ -33,6 +33,7 @@ from genoteam.sandbox import hostfs, lifecycle
 from genoteam.server.engines import load_target
 from genoteam.server.jobs import JobSpec, JobStatus, now_iso, write_json_atomic
 from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.layout import OutputLayout
 
 PROGRESS_EVERY_S = 0.25
 GEO_CACHE_DIR = "geo_cache"  # under the workspace: series downloaded once serve every job
@@ -181,9 +182,9 @@ def copy_preprocessed(workspace: Path, spec: JobSpec, output_dir: Path, notes: l
         if job_dir.name == spec.job_id or not (job_dir / "result.json").is_file():
             continue
         for trait in traits:
-            source = job_dir / "output" / "preprocess" / trait
+            source = Path(OutputLayout(job_dir / "output").trait_dir(trait))
             if hostfs.is_folder(source):  # sandbox-written: regular files only, links never followed
-                listing = hostfs.copy_tree(source, output_dir / "preprocess" / trait)
+                listing = hostfs.copy_tree(source, Path(OutputLayout(output_dir).trait_dir(trait)))
                 if listing.dropped:
                     notes.append(f"{job_dir.name}/{trait}: {listing.notes()}")
                 used.append(job_dir.name)

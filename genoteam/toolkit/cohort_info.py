@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from genoteam.toolkit.errors import GenoteamError, InputFileError
-from genoteam.toolkit.layout import atomic_write_json
+from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.layout import atomic_write_json, read_cohort_info  # the file's one reader
 
 COHORT_INFO_FIELDS = (
     "is_usable",
@@ -180,21 +180,3 @@ def restore_cohort_record(
         records = {c: records[c] for c in sorted(records, key=cohort_order_key)}
         atomic_write_json(path, records)
     return True
-
-
-def read_cohort_info(info_path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """All records of a trait's cohort_info.json."""
-    path = Path(info_path)
-    if not path.is_file():
-        raise InputFileError(path, "cohort_info.json not found", "preprocess the trait's cohorts first")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputFileError(
-            path, f"not valid JSON ({error})", "delete it and re-run preprocessing"
-        ) from error
-    if not isinstance(data, dict):
-        raise InputFileError(
-            path, "not a JSON object of cohort records", "delete it and re-run preprocessing"
-        )
-    return data

@@ -25,8 +25,8 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -164,40 +164,145 @@ def _json_safe(obj: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- paths
+ReadBytes = Callable[[Path], bytes]
+LAYOUT_FOLDERS = ("preprocess", "regress")  # everything the layout holds (what sandboxed code may write)
+
+
 class OutputLayout:
-    """Paths of one GenoTEX-layout output root; creates nothing until a writer runs."""
+    """Paths of one GenoTEX-layout output root, and the readers of what lies there.
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+    The one spelling of the layout, for every caller: host code passes a Path; the setup cells
+    pass the folder as the sandbox sees it (a PurePosixPath), and every path comes back in the
+    root's own type. Creates nothing; the writers below go through it.
 
-    def trait_dir(self, trait: str) -> Path:
-        return self.root / "preprocess" / _safe_name(trait, "trait")
+    `read_bytes`: how files are read (default: open and read). Host code reading what sandboxed
+    code wrote passes a reader that follows no links and is bounded (sandbox/hostfs)."""
 
-    def gene_data_path(self, trait: str, cohort: str) -> Path:
-        return self.trait_dir(trait) / "gene_data" / f"{_safe_name(cohort, 'cohort')}.csv"
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        preprocess_dir: str | os.PathLike[str] | None = None,
+        read_bytes: ReadBytes | None = None,
+    ) -> None:
+        self.root: PurePath = root if isinstance(root, PurePath) else Path(root)
+        self.preprocess_dir: PurePath = (
+            self.root / "preprocess"
+            if preprocess_dir is None
+            else preprocess_dir
+            if isinstance(preprocess_dir, PurePath)
+            else Path(preprocess_dir)
+        )
+        self._read_bytes = read_bytes
 
-    def clinical_data_path(self, trait: str, cohort: str) -> Path:
-        return self.trait_dir(trait) / "clinical_data" / f"{_safe_name(cohort, 'cohort')}.csv"
+    @classmethod
+    def of_preprocess_dir(
+        cls, preprocess_dir: str | os.PathLike[str], read_bytes: ReadBytes | None = None
+    ) -> OutputLayout:
+        """The layout of a preprocess/ tree given alone (what the statistics take)."""
+        folder = preprocess_dir if isinstance(preprocess_dir, PurePath) else Path(preprocess_dir)
+        return cls(folder.parent, folder, read_bytes)
 
-    def linked_data_path(self, trait: str, cohort: str) -> Path:
+    @property
+    def regress_root(self) -> PurePath:
+        return self.root / "regress"
+
+    def trait_dir(self, trait: str) -> PurePath:
+        return self.preprocess_dir / _safe_name(trait, "trait")
+
+    def gene_data_dir(self, trait: str) -> PurePath:
+        return self.trait_dir(trait) / "gene_data"
+
+    def clinical_data_dir(self, trait: str) -> PurePath:
+        return self.trait_dir(trait) / "clinical_data"
+
+    def gene_data_path(self, trait: str, cohort: str) -> PurePath:
+        return self.gene_data_dir(trait) / f"{_safe_name(cohort, 'cohort')}.csv"
+
+    def clinical_data_path(self, trait: str, cohort: str) -> PurePath:
+        return self.clinical_data_dir(trait) / f"{_safe_name(cohort, 'cohort')}.csv"
+
+    def linked_data_path(self, trait: str, cohort: str) -> PurePath:
         return self.trait_dir(trait) / f"{_safe_name(cohort, 'cohort')}.csv"
 
-    def cohort_info_path(self, trait: str) -> Path:
+    def cohort_info_path(self, trait: str) -> PurePath:
         return self.trait_dir(trait) / "cohort_info.json"
 
-    def cohort_record_path(self, trait: str, cohort: str) -> Path:
+    def cohort_record_path(self, trait: str, cohort: str) -> PurePath:
         """Our per-cohort record (symbol changes, scale, sample design); GenoTEX reads no such file."""
         return self.trait_dir(trait) / "records" / f"{_safe_name(cohort, 'cohort')}.json"
 
-    def regress_dir(self, trait: str) -> Path:
-        return self.root / "regress" / _safe_name(trait, "trait")
+    def regress_dir(self, trait: str) -> PurePath:
+        return self.regress_root / _safe_name(trait, "trait")
 
-    def association_table_path(self, trait: str, condition: str | None) -> Path:
+    def association_table_path(self, trait: str, condition: str | None) -> PurePath:
         """Every gene tested (not only the significant ones), beside the significant-genes file."""
         return self.regress_dir(trait) / f"association_table_condition_{condition_label(condition)}.csv"
 
-    def significant_genes_path(self, trait: str, condition: str | None) -> Path:
-        return self.regress_dir(trait) / f"significant_genes_condition_{condition_label(condition)}.json"
+    def significant_genes_path(self, trait: str, condition: str | None) -> PurePath:
+        return self.regress_dir(trait) / f"{SIGNIFICANT_PREFIX}{condition_label(condition)}.json"
+
+    # -- readers (host Path roots, or a root the sandbox reads as its own file system) ----------
+    def cohort_info(self, trait: str, missing_ok: bool = False) -> dict[str, dict[str, Any]]:
+        """The trait's cohort_info.json records; {} for an absent file when `missing_ok`."""
+        path = Path(self.cohort_info_path(trait))
+        if missing_ok and not os.path.lexists(path):
+            return {}
+        return read_cohort_info(path, self._read_bytes)
+
+    def cohort_record(self, trait: str, cohort: str) -> dict[str, Any]:
+        """The cohort's record, or {} when preprocessing wrote none (e.g. an older output folder)."""
+        path = Path(self.cohort_record_path(trait, cohort))
+        return _parse_json(path, self._read(path)) if os.path.lexists(path) else {}
+
+    def significant_genes(self, trait: str, condition: str | None) -> dict[str, Any]:
+        path = Path(self.significant_genes_path(trait, condition))
+        data = _parse_json(path, self._read(path, "run the step that writes it first"))
+        validate_significant_genes(data)
+        return data
+
+    def _read(self, path: Path, hint: str = "preprocess the trait's cohorts first") -> bytes:
+        return _read_bytes(path, self._read_bytes, "file", hint)
+
+
+SIGNIFICANT_PREFIX = "significant_genes_condition_"
+
+
+def read_cohort_info(
+    path: str | os.PathLike[str], read_bytes: ReadBytes | None = None
+) -> dict[str, dict[str, Any]]:
+    """All records of a trait's cohort_info.json ({cohort id: {field: value}}), checked: the one
+    reader of the file (toolkit, statistics, both engines, the evaluator)."""
+    path = Path(path)
+    data = _parse_json(
+        path, _read_bytes(path, read_bytes, "cohort_info.json", "preprocess the trait's cohorts first")
+    )
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise InputFileError(
+            path,
+            "not a JSON object of cohort records ({cohort: {is_usable, is_available, ...}})",
+            "delete it and re-run preprocessing",
+        )
+    return data
+
+
+def _read_bytes(path: Path, read_bytes: ReadBytes | None, what: str, hint: str) -> bytes:
+    try:
+        return read_bytes(path) if read_bytes is not None else path.read_bytes()
+    except FileNotFoundError as error:
+        raise InputFileError(path, f"{what} not found", hint) from error
+    except IsADirectoryError as error:
+        raise InputFileError(path, "is a folder, not a file", "delete it and re-run the step") from error
+    except OSError as error:
+        raise InputFileError(
+            path, f"cannot be read ({error})", "fix its permissions or re-run the step"
+        ) from error
+
+
+def _parse_json(path: Path, data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputFileError(path, f"not valid JSON ({error})", "delete it and re-run the step") from error
 
 
 def condition_label(condition: str | None) -> str:
@@ -291,16 +396,14 @@ def update_cohort_record(
 
     Why one file per cohort: cohorts of a trait may be preprocessed at once, so no two writers
     share a file; steps of one cohort run in order and each adds its own keys."""
-    path = OutputLayout(root).cohort_record_path(trait, cohort)
-    record = read_json(path) if path.is_file() else {}
+    record = OutputLayout(root).cohort_record(trait, cohort)
     record.update(_json_safe(dict(parts)))
-    return atomic_write_json(path, record)
+    return atomic_write_json(OutputLayout(root).cohort_record_path(trait, cohort), record)
 
 
 def read_cohort_record(root: str | os.PathLike[str], trait: str, cohort: str) -> dict[str, Any]:
     """The cohort's record, or {} when preprocessing wrote none (e.g. an older output folder)."""
-    path = OutputLayout(root).cohort_record_path(trait, cohort)
-    return read_json(path) if path.is_file() else {}
+    return OutputLayout(root).cohort_record(trait, cohort)
 
 
 def validate_significant_genes(result: Mapping[str, Any]) -> None:
@@ -346,20 +449,12 @@ def read_linked_data(root: str | os.PathLike[str], trait: str, cohort: str) -> p
 
 
 def read_significant_genes(root: str | os.PathLike[str], trait: str, condition: str | None) -> dict[str, Any]:
-    path = OutputLayout(root).significant_genes_path(trait, condition)
-    data = read_json(path)
-    validate_significant_genes(data)
-    return data
+    return OutputLayout(root).significant_genes(trait, condition)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "file not found", "run the step that writes it first")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputFileError(path, f"not valid JSON ({error})", "delete it and re-run the step") from error
+    return _parse_json(path, _read_bytes(path, None, "file", "run the step that writes it first"))
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

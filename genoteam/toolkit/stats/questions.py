@@ -9,13 +9,13 @@ binary trait, LRT p-values), "genotex" (GenoTEX's penalised procedure, select_by
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from genoteam.toolkit.errors import GenoteamError, InputFileError
+from genoteam.toolkit.layout import OutputLayout
 from genoteam.toolkit.sample_design import SampleInfo
 from genoteam.toolkit.stats.association import METHOD_MODERATED_T, moderated_t_test
 from genoteam.toolkit.stats.design import CLINICAL_COLUMNS, gene_columns
@@ -190,24 +190,14 @@ def genotex_result(fit: GenotexFit) -> SignificantGenesResult:
     )
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError as error:
-        raise InputFileError(
-            path, "cohort_info.json not found", "preprocess the trait's cohorts first"
-        ) from error
-    except json.JSONDecodeError as error:
-        raise InputFileError(path, f"not valid JSON ({error})", "re-run preprocessing") from error
-
-
 def _float_block(table: pd.DataFrame) -> pd.DataFrame:
     """One float block: a column-per-block frame makes every row selection ~100x slower."""
     return pd.DataFrame(table.to_numpy(dtype=float), index=table.index, columns=table.columns)
 
 
 class PreprocessFolder:
-    """GenoTEX's preprocess layout: <root>/<Trait>/cohort_info.json and <root>/<Trait>/<cohort>.csv.
+    """The preprocess/ tree of GenoTEX's layout (toolkit.layout.OutputLayout), with its linked
+    tables read once.
 
     `tables` holds linked tables already in memory ((entity, cohort) -> the table written to
     disk): preprocessing and statistics in one process then skip reading back a CSV that can
@@ -216,24 +206,23 @@ class PreprocessFolder:
     def __init__(
         self, root: str | Path, tables: Mapping[tuple[str, str], pd.DataFrame] | None = None
     ) -> None:
-        self.root = Path(root)
+        self.layout = OutputLayout.of_preprocess_dir(root)
         self._cache: dict[tuple[str, str], pd.DataFrame] = {}
         self._in_memory = dict(tables or {})
 
     def cohort_info(self, entity: str) -> dict:
-        return _read_json(self.root / entity / "cohort_info.json")
+        return self.layout.cohort_info(entity)
 
     def record(self, entity: str, cohort: str) -> dict:
         """The cohort's preprocessing record ({} for folders written without one)."""
-        path = self.root / entity / "records" / f"{cohort}.json"  # layout.OutputLayout.cohort_record_path
-        return _read_json(path) if path.is_file() else {}
+        return self.layout.cohort_record(entity, cohort)
 
     def load(self, entity: str, cohort: str) -> pd.DataFrame:
         key = (entity, cohort)
         if key not in self._cache and key in self._in_memory:
             self._cache[key] = _float_block(self._in_memory.pop(key))
         if key not in self._cache:
-            path = self.root / entity / f"{cohort}.csv"
+            path = self.layout.linked_data_path(entity, cohort)
             try:
                 # low_memory=False: a linked table is wide (20,000 gene columns), and pandas' chunked
                 # reading then concatenates every column's chunks: ~3x the time, a higher peak

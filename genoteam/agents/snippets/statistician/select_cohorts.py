@@ -1,20 +1,13 @@
 # genoteam-snippet: platform=* file_format=*
 # ruff: noqa: F821 -- a kernel cell: names come from the setup cell and earlier units
-import os
-
-from genoteam.toolkit.cohort_info import read_cohort_info
+from genoteam.toolkit.layout import OutputLayout
 from genoteam.toolkit.stats.selection import select_one_step_cohort
 from genoteam.toolkit.traits import condition_is_trait
 
-
-def _records(entity):
-    path = os.path.join(preprocess_root, entity, "cohort_info.json")
-    return read_cohort_info(path) if os.path.isfile(path) else {}
-
-
-cohort_info = _records(trait)
+output_layout = OutputLayout(output_root)
+cohort_info = output_layout.cohort_info(trait, missing_ok=True)
 two_step = condition_is_trait(condition)
-condition_info = _records(condition) if two_step else {}
+condition_info = output_layout.cohort_info(condition, missing_ok=True) if two_step else {}
 for entity, records in [(trait, cohort_info)] + ([(condition, condition_info)] if two_step else []):
     print(f"{entity}: {len(records)} cohort(s)")
     for name, record in records.items():
