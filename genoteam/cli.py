@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "genoteam.data.cli",
     "genoteam.agents.cli",
     "genoteam.agents.memory_cli",
+    "genoteam.batch.cli",
 ]
 
 

@@ -1,0 +1,143 @@
+"""`genoteam batch`: every question of a GenoTEX task file as one resumable batch, with a live
+progress bar on stderr and a summary (docs/batch.md).
+
+Exit codes: 0 every question has an outcome and no task failed (answered or insufficient data);
+1 a task failed or a question is partial (the summary names each with its reason; --resume
+runs them again), or an error stopped the batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from genoteam.toolkit.errors import GenoteamError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "batch",
+        help="answer every question of a GenoTEX task file as one resumable batch (local pool or Ray)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--task-info", required=True, type=Path, help="GenoTEX task_info.json (traits, conditions)"
+    )
+    parser.add_argument("--input", required=True, type=Path, help="GenoTEX-layout input folder (GEO/, TCGA/)")
+    parser.add_argument("--output", required=True, type=Path, help="the batch folder (new, or with --resume)")
+    parser.add_argument(
+        "--questions",
+        default=None,
+        metavar="FILTER",
+        help="only these questions: comma-separated TRAIT or TRAIT:CONDITION, wildcards allowed, None for "
+        "no condition (e.g. 'Bile_Duct_Cancer,*:Age')",
+    )
+    parser.add_argument(
+        "--engine", choices=("team", "reference"), default="team", help="who answers (default: team)"
+    )
+    parser.add_argument(
+        "--cluster",
+        default="local",
+        help="pool (local process pool), local (default: a local Ray instance when Ray is installed, else the "
+        "pool), auto (the running Ray cluster) or ray://HOST:PORT",
+    )
+    parser.add_argument("--max-parallel", type=int, default=None, metavar="N", help="at most N tasks at once")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the batch in --output: finished tasks are kept"
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="score the batch against this GenoTEX output folder",
+    )
+    parser.add_argument("--method", choices=("moderated-t", "logistic", "genotex"), default="moderated-t")
+    parser.add_argument("--select-by", choices=("cv", "known-genes"), default="cv")
+    parser.add_argument("--genotex-version", choices=("2024", "2025"), default=None)
+    parser.add_argument(
+        "--sandbox", choices=("auto", "docker", "local"), default=None, help="team: where analysis code runs"
+    )
+    parser.set_defaults(func=_run)
+
+
+class ProgressBar:
+    """tasks done / running / failed and the ETA on stderr (tqdm, as `genoteam run` shows), and
+    one line per failed task so a reason is seen as it happens."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __call__(self, counts, event, task) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(
+                total=counts.total - counts.skipped,
+                desc="batch",
+                unit="task",
+                file=sys.stderr,
+                disable=False,
+                dynamic_ncols=True,
+                mininterval=0.5,
+                bar_format="{desc}: {n_fmt}/{total_fmt} tasks |{bar}|{postfix} [{elapsed}<{remaining}]",
+            )
+        if event.kind == "finished":
+            self.bar.update(1)
+            if event.outcome.status == "failed":
+                self.bar.write(f"failed: {task.label}: {event.outcome.reason[:300]}", file=sys.stderr)
+        self.bar.set_postfix_str(
+            f"done {counts.done} · running {len(counts.running)} · failed {counts.failed}", refresh=True
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """Errors a batch would otherwise meet in every task: say them once, before any work."""
+    if args.max_parallel is not None and args.max_parallel < 1:
+        raise GenoteamError(f"--max-parallel {args.max_parallel}", "give a whole number >= 1")
+    if args.engine == "team":
+        from genoteam.agents.llm import load_team_config
+        from genoteam.sandbox.factory import resolve_backend
+
+        resolve_backend(args.sandbox or "auto", model_code=not load_team_config().all_offline())
+
+
+def _run(args: argparse.Namespace) -> int:
+    from genoteam.batch.executors import check_cluster, make_executor
+    from genoteam.batch.plan import BatchOptions
+    from genoteam.batch.runner import run_batch
+    from genoteam.batch.summary import complete_without_failure, format_summary
+
+    check_cluster(args.cluster)
+    _preflight(args)
+    options = BatchOptions(
+        engine=args.engine,
+        method=args.method,
+        select_by=args.select_by,
+        genotex_version=args.genotex_version,
+        sandbox=args.sandbox,
+    )
+    executor = make_executor(args.cluster, args.max_parallel, lambda message: print(message, file=sys.stderr))
+    bar = ProgressBar()
+    try:
+        summary = run_batch(
+            args.task_info,
+            args.input,
+            args.output,
+            executor,
+            options,
+            questions=args.questions,
+            resume=args.resume,
+            reference=args.reference,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    print(format_summary(summary))
+    return 0 if complete_without_failure(summary) else 1
