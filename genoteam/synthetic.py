@@ -28,9 +28,10 @@ import io
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -120,21 +121,33 @@ def gene_symbol_pool() -> tuple[list[str], dict[str, str]]:
 
     The first source that works: the toolkit's symbol table, the SQLite of Debian's
     r-bioc-org.hs.eg.db, else made-up GENE00001-style names. LOC* placeholders are left out.
+    Read once per process (a corpus plants many traits); callers get their own copies.
     """
-    if SYMBOL_TABLE.is_file():
-        with gzip.open(SYMBOL_TABLE, "rt") as handle:
+    symbols, source = _symbol_pool(SYMBOL_TABLE, ORG_HS_SQLITE)
+    return list(symbols), dict(source)
+
+
+@cache
+def _symbol_pool(table: Path, org_sqlite: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+    symbols, source = _read_symbol_pool(table, org_sqlite)
+    return tuple(symbols), source
+
+
+def _read_symbol_pool(table: Path, org_sqlite: Path) -> tuple[list[str], dict[str, str]]:
+    if table.is_file():
+        with gzip.open(table, "rt") as handle:
             header = handle.readline().rstrip("\n").split("\t")
             col = header.index("symbol") if "symbol" in header else 0
             rows = (line.rstrip("\n").split("\t") for line in handle)
             symbols = [r[col] for r in rows if len(r) > col]
         return _clean_symbols(symbols), {"source": "genoteam/toolkit/data/gene_symbols.tsv.gz"}
-    if ORG_HS_SQLITE.is_file():
-        with sqlite3.connect(f"file:{ORG_HS_SQLITE}?mode=ro", uri=True) as conn:
+    if org_sqlite.is_file():
+        with sqlite3.connect(f"file:{org_sqlite}?mode=ro", uri=True) as conn:
             rows = conn.execute(
                 "SELECT g.symbol FROM gene_info g JOIN genes e ON g._id = e._id "
                 "ORDER BY CAST(e.gene_id AS INTEGER)"
             ).fetchall()
-        return _clean_symbols([r[0] for r in rows]), {"source": str(ORG_HS_SQLITE)}
+        return _clean_symbols([r[0] for r in rows]), {"source": str(org_sqlite)}
     return [], {"source": "generated names (no symbol table found)"}
 
 
@@ -274,10 +287,11 @@ def simulate_expression(
 
 def _fmt_rows(values: np.ndarray, decimals: int = 4) -> Iterator[str]:
     """'v1\tv2...' per row with `decimals` decimals (one C-level % per row: several times faster
-    than formatting each number in Python)."""
+    than formatting each number in Python); a missing value is written 'null', as GEO does."""
     fmt = "\t".join([f"%.{decimals}f"] * values.shape[1])
     for row in values.tolist():
-        yield fmt % tuple(row)
+        text = fmt % tuple(row)
+        yield text.replace("nan", "null") if "nan" in text else text
 
 
 def _column_template(labels: list[str], decimals: int = 4) -> str:
@@ -320,23 +334,63 @@ class Platform:
     probe_ids: list[str]
     probe_genes: list[tuple[int, ...]]  # () for control probes
     affinity: np.ndarray
+    symbol_column: str = "Gene Symbol"  # the annotation column naming each probe's genes
+    title: str = ""
 
 
-def make_platform(gpl: str, n_genes: int, config: SynthConfig, rng: np.random.Generator) -> Platform:
-    probes: list[tuple[str, tuple[int, ...]]] = []
+# Probe-id styles of real array makers, and the annotation column each names its genes in:
+# a reader must map every style through the platform table (no id is a gene symbol).
+PROBE_STYLES = {
+    "affymetrix": "Gene Symbol",
+    "illumina": "Symbol",
+    "agilent": "GENE_SYMBOL",
+}
+
+
+def make_platform(
+    gpl: str,
+    n_genes: int,
+    config: SynthConfig,
+    rng: np.random.Generator,
+    style: str = "affymetrix",
+    genes: Sequence[int] | None = None,
+) -> Platform:
+    """A platform measuring `genes` (default: all n_genes), with duplicate, multi-gene (Affymetrix
+    only, as 'A /// B') and control probes, probe ids in the maker's `style`."""
+    measured = list(range(n_genes)) if genes is None else [int(g) for g in genes]
+    n = len(measured)
     base = 200000
-    for g in range(n_genes):
-        probes.append((f"{base + g}_at", (g,)))
-    dup = np.flatnonzero(rng.random(n_genes) < config.duplicate_probe_fraction)
-    probes += [(f"{base + g}_s_at", (int(g),)) for g in dup]
-    n_multi = int(round(config.multi_gene_probe_fraction * n_genes))
-    pairs = rng.choice(n_genes, size=(n_multi, 2))
-    probes += [(f"{base + n_genes + k}_x_at", (int(a), int(b))) for k, (a, b) in enumerate(pairs) if a != b]
-    n_control = max(1, int(round(config.control_probe_fraction * n_genes)))
-    probes += [(f"AFFX-SYN-{k:04d}_at", ()) for k in range(n_control)]
+    members: list[tuple[str, tuple[int, ...]]] = [("", (g,)) for g in measured]  # ("" = plain probe)
+    dup = np.flatnonzero(rng.random(n) < config.duplicate_probe_fraction)
+    members += [("s", (measured[int(k)],)) for k in dup]
+    if style == "affymetrix":
+        n_multi = int(round(config.multi_gene_probe_fraction * n))
+        pairs = rng.choice(n, size=(n_multi, 2))
+        members += [("x", (measured[int(a)], measured[int(b)])) for a, b in pairs if a != b]
+    n_control = max(1, int(round(config.control_probe_fraction * n)))
+    members += [("c", ()) for _ in range(n_control)]
+    probes = [
+        (_probe_id(style, kind, k, genes_of, base, n_genes), genes_of)
+        for k, (kind, genes_of) in enumerate(members)
+    ]
     probes.sort(key=lambda p: p[0])
     affinity = rng.normal(0.0, 0.5, len(probes))
-    return Platform(gpl, [p[0] for p in probes], [p[1] for p in probes], affinity)
+    return Platform(gpl, [p[0] for p in probes], [p[1] for p in probes], affinity, PROBE_STYLES[style])
+
+
+def _probe_id(style: str, kind: str, k: int, genes: tuple[int, ...], base: int, n_genes: int) -> str:
+    """The k-th probe's id: Affymetrix ids keep the gene's number (as before this style existed)."""
+    if style == "affymetrix":
+        if kind == "c":
+            return f"AFFX-SYN-{k:04d}_at"
+        if kind == "x":
+            return f"{base + n_genes + k}_x_at"
+        return f"{base + genes[0]}_{'s_' if kind == 's' else ''}at"
+    if style == "illumina":
+        return f"ILMN_{'CTRL' if kind == 'c' else ''}{1650000 + 7 * k}"
+    if style == "agilent":
+        return f"{'DarkCorner' if kind == 'c' else 'A_23_P'}{100000 + 13 * k}"
+    raise GenoteamError(f"unknown probe style {style!r}", f"use one of {sorted(PROBE_STYLES)}")
 
 
 def probe_values(platform: Platform, genes_x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -355,7 +409,12 @@ def probe_values(platform: Platform, genes_x: np.ndarray, rng: np.random.Generat
 
 @dataclass(frozen=True)
 class GeoStyle:
-    """How one series words its characteristics (real series differ; readers must cope)."""
+    """How one series words its characteristics (real series differ; readers must cope).
+
+    Beyond the keys and values: how ages are written (formats with {age} in years or {months},
+    taken in turn per sample), the word for a hidden age, whether a line is there at all, extra
+    constant lines, per-sample alternating upper case, and titles/source names (a title that
+    names nothing keeps a cohort's trait out of every field)."""
 
     trait_key: str
     case: str
@@ -364,6 +423,18 @@ class GeoStyle:
     gender_key: str
     female: str
     male: str
+    age_formats: tuple[str, ...] = ("{age}",)
+    missing_age: str = "NA"
+    show_trait: bool = True
+    show_age: bool = True
+    show_gender: bool = True
+    extra: tuple[str, ...] = ()
+    mixed_case: bool = False
+    title_case: str = "patient {n:04d}, tumour tissue"
+    title_control: str = "patient {n:04d}, normal tissue"
+    source_case: str = "tumour tissue"
+    source_control: str = "normal tissue"
+    title_suffix: str = ""  # a platform's own word in the titles of a two-platform series
 
 
 def geo_styles(trait: str) -> tuple[GeoStyle, ...]:
@@ -377,13 +448,24 @@ def geo_styles(trait: str) -> tuple[GeoStyle, ...]:
 
 def _geo_sample_fields(design: Design, style: GeoStyle, i: int) -> dict[str, Any]:
     case = design.trait[i] == 1
-    characteristics = [f"{style.trait_key}: {style.case if case else style.control}"]
-    age = str(int(design.age[i])) if design.age_shown[i] else "NA"
-    characteristics.append(f"{style.age_key}: {age}")
-    characteristics.append(f"{style.gender_key}: {style.male if design.male[i] else style.female}")
+
+    def cased(value: str) -> str:
+        return value.upper() if style.mixed_case and i % 2 else value
+
+    characteristics = list(style.extra)
+    if style.show_trait:
+        characteristics.append(f"{style.trait_key}: {cased(style.case if case else style.control)}")
+    if style.show_age:
+        years = int(design.age[i])
+        fmt = style.age_formats[i % len(style.age_formats)]
+        age = fmt.format(age=years, months=12 * years) if design.age_shown[i] else style.missing_age
+        characteristics.append(f"{style.age_key}: {age}")
+    if style.show_gender:
+        characteristics.append(f"{style.gender_key}: {cased(style.male if design.male[i] else style.female)}")
+    title = (style.title_case if case else style.title_control).format(n=i + 1)
     return {
-        "title": f"patient {i + 1:04d}, {'tumour' if case else 'normal'} tissue",
-        "source": "tumour tissue" if case else "normal tissue",
+        "title": f"{title} {style.title_suffix}" if style.title_suffix else title,
+        "source": style.source_case if case else style.source_control,
         "characteristics": characteristics,
         "description": f"processing batch {int(design.batch[i]) + 1}",
     }
@@ -460,22 +542,27 @@ def _platform_table_rows(platform: Platform, genes: list[str], entrez: dict[str,
         yield f"{pid}\t{' /// '.join(symbols)}\t{' /// '.join(i for i in ids if i)}\t{spot}\n"
 
 
+@dataclass
+class SeriesPart:
+    """The samples of one platform of a series: what a family SOFT's ^PLATFORM and ^SAMPLE blocks hold."""
+
+    platform: Platform
+    design: Design
+    style: GeoStyle
+    values: np.ndarray  # probes x samples
+
+
 def write_family_soft(
     path: Path,
     gse: str,
-    platform: Platform,
-    design: Design,
-    style: GeoStyle,
-    values: np.ndarray,
+    parts: Sequence[SeriesPart],
     genes: list[str],
     entrez: dict[str, str],
     config: SynthConfig,
 ) -> None:
-    """GEO's family SOFT: ^DATABASE, ^SERIES, ^PLATFORM with its annotation table, ^SAMPLE blocks."""
+    """GEO's family SOFT: ^DATABASE, ^SERIES, then per platform its ^PLATFORM with the annotation
+    table and its ^SAMPLE blocks (GSE781 holds two platforms this way)."""
     text = _series_text(gse, config)
-    fields = [_geo_sample_fields(design, style, i) for i in range(len(design.ids))]
-    n_probes = len(platform.probe_ids)
-    template = _column_template(platform.probe_ids, config.decimals)
 
     def write(tmp: Path) -> None:
         with _gz_writer(tmp) as out:
@@ -490,40 +577,49 @@ def write_family_soft(
             out.write(f"!Series_summary = {text['summary']}\n")
             out.write(f"!Series_overall_design = {text['overall_design']}\n")
             out.write("!Series_type = Expression profiling by array\n")
-            out.write("".join(f"!Series_sample_id = {gsm}\n" for gsm in design.ids))
-            out.write(f"!Series_platform_id = {platform.gpl}\n")
-            out.write(f"^PLATFORM = {platform.gpl}\n")
-            out.write(f"!Platform_title = SYNTHETIC genoteam array {platform.gpl}\n")
-            out.write(f"!Platform_geo_accession = {platform.gpl}\n!Platform_status = Public on Jan 01 2024\n")
-            out.write("!Platform_technology = in situ oligonucleotide\n!Platform_distribution = commercial\n")
-            out.write("!Platform_organism = Homo sapiens\n!Platform_manufacturer = genoteam\n")
-            out.write(f"!Platform_data_row_count = {n_probes}\n")
-            out.write("#ID = Probe set ID\n#Gene Symbol = A gene symbol, when one is available\n")
-            out.write(
-                '#ENTREZ_GENE_ID = Entrez Gene Database UID DELIMIT:" /// "\n#SPOT_ID = identifies controls\n'
-            )
-            out.write("!platform_table_begin\nID\tGene Symbol\tENTREZ_GENE_ID\tSPOT_ID\n")
-            out.write("".join(_platform_table_rows(platform, genes, entrez)))
-            out.write("!platform_table_end\n")
-            for i, gsm in enumerate(design.ids):
-                f = fields[i]
-                out.write(f"^SAMPLE = {gsm}\n!Sample_title = {f['title']}\n!Sample_geo_accession = {gsm}\n")
-                out.write(
-                    "!Sample_status = Public on Jan 01 2024\n!Sample_type = RNA\n!Sample_channel_count = 1\n"
-                )
-                out.write(f"!Sample_source_name_ch1 = {f['source']}\n!Sample_organism_ch1 = Homo sapiens\n")
-                out.write("".join(f"!Sample_characteristics_ch1 = {c}\n" for c in f["characteristics"]))
-                out.write("!Sample_molecule_ch1 = total RNA\n")
-                out.write(f"!Sample_description = {f['description']}\n")
-                out.write(f"!Sample_platform_id = {platform.gpl}\n!Sample_series_id = {gse}\n")
-                out.write(f"!Sample_data_row_count = {n_probes}\n")
-                out.write(
-                    "#ID_REF = \n#VALUE = log2 signal (synthetic)\n!sample_table_begin\nID_REF\tVALUE\n"
-                )
-                out.write(template % tuple(values[:, i].tolist()))
-                out.write("!sample_table_end\n")
+            out.write("".join(f"!Series_sample_id = {gsm}\n" for part in parts for gsm in part.design.ids))
+            out.write("".join(f"!Series_platform_id = {part.platform.gpl}\n" for part in parts))
+            for part in parts:
+                _write_soft_platform(out, part.platform, genes, entrez)
+            for part in parts:
+                _write_soft_samples(out, gse, part, config.decimals)
 
     _write_atomically(path, write)
+
+
+def _write_soft_platform(out: IO[str], platform: Platform, genes: list[str], entrez: dict[str, str]) -> None:
+    title = platform.title or f"SYNTHETIC genoteam array {platform.gpl}"
+    out.write(f"^PLATFORM = {platform.gpl}\n")
+    out.write(f"!Platform_title = {title}\n")
+    out.write(f"!Platform_geo_accession = {platform.gpl}\n!Platform_status = Public on Jan 01 2024\n")
+    out.write("!Platform_technology = in situ oligonucleotide\n!Platform_distribution = commercial\n")
+    out.write("!Platform_organism = Homo sapiens\n!Platform_manufacturer = genoteam\n")
+    out.write(f"!Platform_data_row_count = {len(platform.probe_ids)}\n")
+    out.write(f"#ID = Probe set ID\n#{platform.symbol_column} = A gene symbol, when one is available\n")
+    out.write('#ENTREZ_GENE_ID = Entrez Gene Database UID DELIMIT:" /// "\n#SPOT_ID = identifies controls\n')
+    out.write(f"!platform_table_begin\nID\t{platform.symbol_column}\tENTREZ_GENE_ID\tSPOT_ID\n")
+    out.write("".join(_platform_table_rows(platform, genes, entrez)))
+    out.write("!platform_table_end\n")
+
+
+def _write_soft_samples(out: IO[str], gse: str, part: SeriesPart, decimals: int) -> None:
+    platform, design = part.platform, part.design
+    n_probes = len(platform.probe_ids)
+    template = _column_template(platform.probe_ids, decimals)
+    for i, gsm in enumerate(design.ids):
+        f = _geo_sample_fields(design, part.style, i)
+        out.write(f"^SAMPLE = {gsm}\n!Sample_title = {f['title']}\n!Sample_geo_accession = {gsm}\n")
+        out.write("!Sample_status = Public on Jan 01 2024\n!Sample_type = RNA\n!Sample_channel_count = 1\n")
+        out.write(f"!Sample_source_name_ch1 = {f['source']}\n!Sample_organism_ch1 = Homo sapiens\n")
+        out.write("".join(f"!Sample_characteristics_ch1 = {c}\n" for c in f["characteristics"]))
+        out.write("!Sample_molecule_ch1 = total RNA\n")
+        out.write(f"!Sample_description = {f['description']}\n")
+        out.write(f"!Sample_platform_id = {platform.gpl}\n!Sample_series_id = {gse}\n")
+        out.write(f"!Sample_data_row_count = {n_probes}\n")
+        out.write("#ID_REF = \n#VALUE = log2 signal (synthetic)\n!sample_table_begin\nID_REF\tVALUE\n")
+        table = template % tuple(part.values[:, i].tolist())
+        out.write(table.replace("\tnan\n", "\tnull\n") if "nan" in table else table)
+        out.write("!sample_table_end\n")
 
 
 def entrez_ids(genes: list[str]) -> dict[str, str]:
@@ -707,10 +803,7 @@ def generate_geo(
     write_family_soft(
         folder / f"{gse}_family.soft.gz",
         gse,
-        platform,
-        design,
-        style,
-        values,
+        [SeriesPart(platform, design, style, values)],
         model.genes,
         entrez_ids(model.genes),
         config,
@@ -735,9 +828,24 @@ def generate_geo(
 def generate_tcga(
     config: SynthConfig, model: GeneModel, seed: np.random.SeedSequence, out: Path
 ) -> dict[str, Any]:
+    return tcga_cohort(config, model, seed, out)[0]
+
+
+def tcga_cohort(
+    config: SynthConfig,
+    model: GeneModel,
+    seed: np.random.SeedSequence,
+    out: Path,
+    n_tumour: int | None = None,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """One Xena cohort written under out/TCGA/: its truth entry and its genes x samples values.
+
+    `n_tumour` fixes the tumour count (all of them: one class, like DLBC), else it follows
+    tcga_tumour_fraction with at least 2 of each class."""
     rng = np.random.default_rng(_child(seed, 2))
-    n_tumour = int(round(config.tcga_tumour_fraction * config.n_samples))
-    n_tumour = min(max(n_tumour, 2), config.n_samples - 2)
+    if n_tumour is None:
+        n_tumour = int(round(config.tcga_tumour_fraction * config.n_samples))
+        n_tumour = min(max(n_tumour, 2), config.n_samples - 2)
     ids, trait, site = tcga_barcodes(config.n_samples, n_tumour, rng, max(2, config.n_batches))
     design = draw_design(ids, trait, config, rng)
     design.batch = site  # in TCGA the tissue source site is the batch
@@ -793,10 +901,10 @@ def generate_tcga(
         "n_samples": len(ids),
         "n_cases": int(trait.sum()),
         "n_clinical_only_samples": len(extra),
-        "expected_usable": True,
-        "expected_usable_why": "both classes present",
+        "expected_usable": bool(0 < trait.sum() < len(ids)),
+        "expected_usable_why": "both classes present" if 0 < trait.sum() < len(ids) else "one class only",
         "samples": _design_truth(design),
-    }
+    }, genes_x
 
 
 def generate(config: SynthConfig, out: Path | str) -> dict[str, Any]:

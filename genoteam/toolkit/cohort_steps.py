@@ -7,9 +7,11 @@ One function, so the GEO and TCGA paths cannot drift apart.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from genoteam.toolkit import cohort_info, layout, linking
@@ -53,8 +55,13 @@ def link_and_record(
     output_root: str | Path,
     note_parts: list[str],
 ) -> CohortPreprocessResult:
-    """Link (inner, on samples), clean, judge bias, record, and write the linked table if usable."""
+    """Link (inner, on samples), clean, judge bias, record, and write the linked table if usable.
+
+    A gene table with no value, or in which no gene varies, is no gene data (docs/data.md)."""
     trait, cohort = result.trait, result.cohort_id
+    why_no_genes = lacks_gene_data(genes)
+    if why_no_genes:
+        return record_unavailable(result, output_root, False, clinical.shape[1] > 0, why_no_genes)
     linked, link_report = linking.link_clinical_genetic_data_with_report(clinical, genes, how="inner")
     linked, missing_report = linking.handle_missing_values_with_report(linked, trait)
     linked, bias_report = linking.judge_and_remove_biased_features_with_report(linked, trait)
@@ -74,6 +81,23 @@ def link_and_record(
         result.written["linked"] = layout.write_linked_data(output_root, trait, cohort, linked)
         result.linked = linked
     return result
+
+
+def lacks_gene_data(genes: pd.DataFrame) -> str:
+    """Why a genes x samples table carries no gene data ('' when it does): every value missing, or
+    no gene varying across the samples (a submitter's placeholder matrix); GenoTEX would link
+    either and call the first a cohort without samples, the second usable."""
+    if genes.size == 0:
+        return "no expression values"
+    values = genes.to_numpy(dtype=float, copy=False)
+    with warnings.catch_warnings():  # all-missing genes: NaN, said below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanmin(values, axis=1), np.nanmax(values, axis=1)  # fmin/fmax: no copy
+    if np.isnan(low).all():
+        return "no expression values (every value is missing)"
+    if not (high > low).any():
+        return "no gene varies across the samples (every gene has one value)"
+    return ""
 
 
 def usability_verdict(record: dict) -> str:
