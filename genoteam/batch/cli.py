@@ -76,20 +76,21 @@ class ProgressBar:
         if self.bar is None:
             self.bar = tqdm(
                 total=counts.total - counts.skipped,
-                desc="batch",
+                desc="batch: starting",
                 unit="task",
                 file=sys.stderr,
                 disable=False,
                 dynamic_ncols=True,
                 mininterval=0.5,
-                bar_format="{desc}: {n_fmt}/{total_fmt} tasks |{bar}|{postfix} [{elapsed}<{remaining}]",
+                bar_format="{desc} |{bar}| {n_fmt}/{total_fmt} tasks [{elapsed} elapsed, ETA {remaining}]",
             )
         if event.kind == "finished":
             self.bar.update(1)
             if event.outcome.status == "failed":
                 self.bar.write(f"failed: {task.label}: {event.outcome.reason[:300]}", file=sys.stderr)
-        self.bar.set_postfix_str(
-            f"done {counts.done} · running {len(counts.running)} · failed {counts.failed}", refresh=True
+        self.bar.set_description_str(
+            f"batch: done {counts.done} · running {len(counts.running)} · failed {counts.failed}",
+            refresh=True,
         )
 
     def close(self) -> None:

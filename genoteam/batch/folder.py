@@ -2,6 +2,7 @@
 
 ```
 <batch>/plan.json                 the questions and the task graph (written at every start)
+<batch>/inputs/task_info.json     the batch's copy of the task file (what every task reads)
 <batch>/state/<key16>.json        one task's state: running | done | insufficient_data | failed
 <batch>/tasks/<key16>/work/       the engine's output folder for that task (redone each attempt)
 <batch>/preprocess/<Trait>/...    GenoTEX's layout, shared by every question (published by tasks)
@@ -73,9 +74,10 @@ class BatchFolder:
 
     def holds_other_work(self) -> bool:
         """Whether the folder has contents that are not a batch's (a wrong --output)."""
-        if not self.root.exists():
+        if not self.root.exists() or self.plan_path.is_file():
             return False
-        return any(self.root.iterdir()) and not self.plan_path.is_file()
+        ours = {".batch.lock", "inputs"}  # what a start leaves before its plan is written
+        return any(entry.name not in ours for entry in self.root.iterdir())
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

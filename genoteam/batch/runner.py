@@ -21,7 +21,7 @@ from genoteam.batch.folder import BatchFolder
 from genoteam.batch.plan import BatchOptions, BatchPlan, build_plan
 from genoteam.batch.summary import summarize
 from genoteam.toolkit.errors import GenoteamError
-from genoteam.toolkit.layout import atomic_write_json
+from genoteam.toolkit.layout import atomic_write_bytes, atomic_write_json
 
 
 def now_iso() -> str:
@@ -69,6 +69,20 @@ def _start_folder(folder: BatchFolder, resume: bool) -> None:
         )
 
 
+def _own_task_file(folder: BatchFolder, task_info: Path) -> Path:
+    """The batch's copy of the task file, in a folder of its own that every task may read (the
+    team's statistician mounts the file's folder into its sandbox, whose user must read it)."""
+    if not task_info.is_file():
+        raise GenoteamError(
+            f"task file {task_info} does not exist", "pass GenoTEX's task_info.json with --task-info"
+        )
+    own = folder.root / "inputs" / "task_info.json"
+    own.parent.mkdir(parents=True, exist_ok=True)
+    own.parent.chmod(0o755)
+    atomic_write_bytes(own, task_info.read_bytes())
+    return own
+
+
 def run_batch(
     task_info: Path,
     input_dir: Path,
@@ -90,7 +104,7 @@ def run_batch(
             f"reference folder {reference} does not exist", "give --reference a GenoTEX output folder"
         )
     with folder.exclusive():
-        plan = build_plan(task_info, input_dir, folder.root, options, questions)
+        plan = build_plan(_own_task_file(folder, Path(task_info)), input_dir, folder.root, options, questions)
         atomic_write_json(
             folder.plan_path,
             {
