@@ -52,9 +52,11 @@ def preprocessed_message(trait: str, outcomes: list[CohortOutcome]) -> str:
 def gene_hits(significant) -> list[GeneHit]:
     """GeneHits, in order, from GenoTEX's significant-genes columns (a DataFrame or the JSON's
     dict of lists: Variable, Coefficient and, when the method tests, p_value and q_value)."""
-    n = len(significant["Variable"])
-    p_values = significant["p_value"] if "p_value" in significant else [None] * n
-    q_values = significant["q_value"] if "q_value" in significant else [None] * n
+
+    def column(name: str) -> list:
+        values = significant[name] if name in significant else [None] * len(significant["Variable"])
+        return values.tolist() if hasattr(values, "tolist") else list(values)  # a Series iterates slowly
+
     return [
         GeneHit(
             gene=str(gene),
@@ -63,7 +65,7 @@ def gene_hits(significant) -> list[GeneHit]:
             q_value=None if q is None else float(q),
         )
         for gene, coef, p, q in zip(
-            significant["Variable"], significant["Coefficient"], p_values, q_values, strict=True
+            column("Variable"), column("Coefficient"), column("p_value"), column("q_value"), strict=True
         )
     ]
 

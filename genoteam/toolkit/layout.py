@@ -105,42 +105,41 @@ def csv_parts(df: pd.DataFrame) -> Iterator[str]:
     step = max(1, CSV_BLOCK_VALUES // len(df.columns))
     for start in range(0, len(df), step):
         block = np.ascontiguousarray(df.iloc[start : start + step].to_numpy(dtype=np.float64))
-        fast = _fast_rows(block)
-        lines = []
-        for i, row in enumerate(block):
-            text = fast[i] if fast is not None else None
-            if text is None:
-                text = ",".join(map(repr, row.tolist()))
-            lines.append(labels[start + i] + "," + text + "\n")
-        yield "".join(lines)
+        rows = _fast_rows(block)
+        if rows is None:
+            rows = [",".join(map(repr, row)) for row in block.tolist()]
+        yield "".join(f"{labels[start + i]},{text}\n" for i, text in enumerate(rows))
 
 
 CSV_BLOCK_VALUES = 1 << 20  # values formatted at once: bounds the memory whatever the table size
 _POSITIONAL = (1e-4, 1e16)  # repr writes 1e-4 <= |x| < 1e16 without an exponent, as orjson does
 
 
-def _fast_rows(block: np.ndarray) -> list[str | None] | None:
-    """Each row of `block` as 'v1,v2,...' written by orjson, None for a row it would write
-    differently from repr: a non-finite value (orjson writes null) or one that repr writes with an
-    exponent (0 < |x| < 1e-4 or |x| >= 1e16: orjson writes 0.00001 or 1e16 where repr writes 1e-05
-    or 1e+16). Both texts read back as the same float; keeping repr's keeps files byte-identical.
-    Returns None when orjson is not installed (every row then goes through repr, same text)."""
+def _fast_rows(block: np.ndarray) -> list[str] | None:
+    """Each row of `block` as 'v1,v2,...' in repr's text: written by orjson, then the few values
+    it writes differently put back through repr: a non-finite value (orjson writes null) and one
+    that repr writes with an exponent (0 < |x| < 1e-4 or |x| >= 1e16: orjson writes 0.00001 or
+    1e16 where repr writes 1e-05 or 1e+16). Both texts read back as the same float; keeping repr's
+    keeps files byte-identical. Only rows holding such a value are split (real linked rows of
+    ~20,000 genes nearly all hold one, so a per-row fallback would write them all through repr).
+    Returns None when orjson is not installed (the caller then writes every value with repr)."""
     try:
         import orjson
     except ImportError:  # pragma: no cover - orjson is a dependency; the text is the same without it
         return None
     if block.size == 0:
-        return None
+        return [""] * len(block)
     with np.errstate(invalid="ignore"):
         magnitude = np.abs(block)
-        in_range = ((magnitude >= _POSITIONAL[0]) | (magnitude == 0.0)) & (magnitude < _POSITIONAL[1])
-    rows_ok = in_range.all(axis=1)
-    if not rows_ok.any():
-        return None
-    good = block[rows_ok] if not rows_ok.all() else block
-    text = orjson.dumps(good, option=orjson.OPT_SERIALIZE_NUMPY).decode("ascii")
-    pieces = iter(text[2:-2].split("],["))
-    return [next(pieces) if ok else None for ok in rows_ok.tolist()]
+        differs = ~(((magnitude >= _POSITIONAL[0]) | (magnitude == 0.0)) & (magnitude < _POSITIONAL[1]))
+    text = orjson.dumps(block, option=orjson.OPT_SERIALIZE_NUMPY).decode("ascii")
+    rows = text[2:-2].split("],[")
+    for i in np.flatnonzero(differs.any(axis=1)).tolist():
+        fields = rows[i].split(",")
+        for j in np.flatnonzero(differs[i]).tolist():
+            fields[j] = repr(float(block[i, j]))
+        rows[i] = ",".join(fields)
+    return rows
 
 
 def _csv_field(value: object) -> str:

@@ -151,16 +151,15 @@ def _build_lookup(
     rows = rows.sort_values("entrez_id")
     lookup: dict[str, str] = {}
     targets: dict[str, list[str]] = {}
-    for _, symbol, aliases in rows.itertuples(index=False):
+    for symbol, aliases in zip(rows["symbol"].tolist(), rows["aliases"].tolist(), strict=True):
         if isinstance(aliases, str) and aliases:
-            for alias in aliases.split("|"):
-                key = alias.upper()
+            for key in aliases.upper().split("|"):
                 genes = targets.setdefault(key, [])
                 if symbol not in genes:
                     genes.append(symbol)  # rows are sorted by Entrez id: the first has the lowest
                 lookup.setdefault(key, symbol)
     ambiguous = sum(1 for genes in targets.values() if len(genes) > 1)
-    symbols = {symbol.upper(): symbol for symbol in rows["symbol"]}
+    symbols = {symbol.upper(): symbol for symbol in rows["symbol"].tolist()}
     lookup.update(symbols)  # a current symbol always wins
     return lookup, ambiguous, symbols, {k: tuple(v) for k, v in targets.items()}
 

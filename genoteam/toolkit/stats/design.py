@@ -61,7 +61,7 @@ class Design:
 def gene_columns(linked: pd.DataFrame, trait: str, extra: tuple[str, ...] | list[str] = ()) -> list[str]:
     """The gene columns of a linked table: everything except the trait, Age, Gender and `extra`."""
     skip = {trait, *CLINICAL_COLUMNS, *extra}
-    return [c for c in linked.columns if c not in skip]
+    return [c for c in linked.columns.tolist() if c not in skip]
 
 
 def is_binary(values: pd.Series | np.ndarray) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import linalg, optimize
 
 
 def normalize(train: np.ndarray, test: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -53,6 +52,8 @@ def fit_log_delta(
     uy: np.ndarray, s: np.ndarray, intervals: int = 500, low: float = -5.0, high: float = 5.0
 ) -> float:
     """Grid search of log(delta) on [low, high], then Brent on every interior local minimum."""
+    from scipy import optimize  # imported when used: the per-gene method never needs it
+
     uy = np.ravel(uy)
     grid = np.arange(intervals + 1) / intervals * (high - low) + low
     nll = np.array([_null_nll(v, uy, s) for v in grid])
@@ -82,6 +83,8 @@ def _lasso_fit(features: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.nd
 def lmm_rotation(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """The LMM's penalty-independent part: kinship K = X X^T, its eigendecomposition, the null
     model's log variance ratio and the rotated features (S + delta)^(-1/2) U^T X."""
+    from scipy import linalg
+
     y = y.reshape(-1, 1)
     # np.dot and scipy's eigh, as the original: same rounding, same eigenvectors
     s, u = linalg.eigh(np.dot(x, x.T))

@@ -79,13 +79,13 @@ class SignificantGenesResult:
         """The content of regress/<Trait>/significant_genes_condition_<Condition|None>.json."""
         sig = self.significant
         genes: dict[str, list] = {
-            "Variable": list(sig["Variable"]),
-            "Coefficient": [float(v) for v in sig["Coefficient"]],
-            "Absolute Coefficient": [float(v) for v in sig["Absolute Coefficient"]],
+            "Variable": sig["Variable"].tolist(),
+            "Coefficient": sig["Coefficient"].astype(float).tolist(),
+            "Absolute Coefficient": sig["Absolute Coefficient"].astype(float).tolist(),
         }
         for extra in ("p_value", "q_value", "std_effect"):
             if extra in sig:
-                genes[extra] = [float(v) for v in sig[extra]]
+                genes[extra] = sig[extra].astype(float).tolist()
         return _clean(
             {
                 "significant_genes": genes,
