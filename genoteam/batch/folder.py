@@ -69,8 +69,15 @@ class BatchFolder:
         atomic_write_json(self.state_path(key), {**state, "key": key})
 
     def finished(self, key: str) -> bool:
+        """Done or insufficient data, not partial, and its work folder still there (a question
+        gathers its cohorts from their tasks' folders)."""
         state = self.read_state(key)
-        return bool(state) and state.get("status") in FINISHED and not state.get("partial")
+        return (
+            bool(state)
+            and state.get("status") in FINISHED
+            and not state.get("partial")
+            and self.work_dir(key).is_dir()
+        )
 
     def holds_other_work(self) -> bool:
         """Whether the folder has contents that are not a batch's (a wrong --output)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -122,7 +123,7 @@ class LocalPoolExecutor:
             if running and not fits:
                 return  # keep plan order: a large task is not overtaken for ever by small ones
             waiting.remove(task)
-            on_event(TaskEvent(key=task.key, kind="started", node=local_node_id()))
+            on_event(TaskEvent(key=task.key, kind="started", node=socket.gethostname()))
             started_at[task.key] = time.monotonic()
             running[pool.submit(_run_in_worker, task)] = task
             in_use += task.memory_bytes

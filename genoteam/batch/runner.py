@@ -18,7 +18,7 @@ from typing import Any
 from genoteam import __version__
 from genoteam.batch.executor import BatchTask, Executor, TaskEvent
 from genoteam.batch.folder import BatchFolder
-from genoteam.batch.plan import BatchOptions, BatchPlan, build_plan
+from genoteam.batch.plan import BatchOptions, BatchPlan, build_plan, read_questions
 from genoteam.batch.summary import summarize
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import atomic_write_bytes, atomic_write_json
@@ -34,6 +34,8 @@ class Progress:
 
     total: int
     skipped: int
+    to_run_by_kind: dict[str, int] = field(default_factory=dict)  # this run's tasks: cohort, question
+    finished_by_kind: dict[str, int] = field(default_factory=dict)
     done: int = 0
     failed: int = 0
     running: set[str] = field(default_factory=set)
@@ -99,6 +101,11 @@ def run_batch(
     options = options or BatchOptions()
     folder = BatchFolder(output_dir)
     _start_folder(folder, resume)
+    if not Path(task_info).is_file():
+        raise GenoteamError(
+            f"task file {task_info} does not exist", "pass GenoTEX's task_info.json with --task-info"
+        )
+    read_questions(Path(task_info), questions)  # names and filter checked before anything is written
     if reference is not None and not Path(reference).is_dir():
         raise GenoteamError(
             f"reference folder {reference} does not exist", "give --reference a GenoTEX output folder"
@@ -120,6 +127,8 @@ def run_batch(
         tasks = to_run(plan, folder)
         by_key = plan.by_key()
         counts = Progress(total=len(plan.tasks), skipped=len(plan.tasks) - len(tasks))
+        for task in tasks:
+            counts.to_run_by_kind[task.kind] = counts.to_run_by_kind.get(task.kind, 0) + 1
         attempts = {t.key: int((folder.read_state(t.key) or {}).get("attempts", 0)) for t in tasks}
         wall = time.monotonic()
 
@@ -145,6 +154,7 @@ def run_batch(
                 counts.running.discard(event.key)
                 counts.failed += outcome.status == "failed"
                 counts.done += outcome.status != "failed"
+                counts.finished_by_kind[task.kind] = counts.finished_by_kind.get(task.kind, 0) + 1
                 previous = folder.read_state(event.key) or {}
                 folder.write_state(
                     event.key,

@@ -115,6 +115,11 @@ def format_summary(summary: dict[str, Any], limit: int = 20) -> str:
     partial = [r for r in summary["per_question"] if r["partial"]]
     for row in partial[:limit]:
         lines.append(f"  question partial: {row['trait']} | {row['condition']}: {row['reason'][:300]}")
+    if summary["not_planned"]:
+        lines.append(
+            f"not planned: {len(summary['not_planned'])} trait or cohort folder(s) with no task "
+            "(no folder in the input, no expression file, ...; summary.json's not_planned says why)"
+        )
     if "scores" in summary:
         lines.append(
             f"scores: {summary['scores']['table_md']} (and .csv); full report {summary['scores']['report']}"
