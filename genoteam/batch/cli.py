@@ -138,6 +138,13 @@ def _run(args: argparse.Namespace) -> int:
             reference=args.reference,
             progress=bar,
         )
+    except KeyboardInterrupt:
+        print(
+            f"genoteam: interrupted; the finished tasks are kept: run the same command with --resume "
+            f"({args.output}/summary.json says what was done)",
+            file=sys.stderr,
+        )
+        return 130
     finally:
         bar.close()
     print(format_summary(summary))

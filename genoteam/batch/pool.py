@@ -46,6 +46,15 @@ def _end_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="genoteam-parent-watch").start()
 
 
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the pool without waiting for its running tasks (they are not recorded as finished, so
+    --resume runs them again)."""
+    workers = list(getattr(pool, "_processes", {}).values())  # concurrent.futures keeps no public list
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+
+
 def _run_in_worker(task: BatchTask) -> TaskOutcome:
     return run_batch_task(task, local_node_id())
 
@@ -98,8 +107,10 @@ class LocalPoolExecutor:
                     self._finish(task, outcome, outcomes, on_event)
                 if broken:
                     pool = self._recover(pool, running, waiting, deaths, outcomes, on_event, started_at)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:  # Ctrl-C or the driver's own failure: stop now, do not wait for tasks
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True)
         return outcomes
 
     def _new_pool(self) -> ProcessPoolExecutor:

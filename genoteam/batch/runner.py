@@ -175,7 +175,11 @@ def run_batch(
             if progress:
                 progress(counts, event, task)
 
-        executor.run(tasks, on_event)
+        try:
+            executor.run(tasks, on_event)
+        except BaseException:  # interrupted: what finished is summarised, the rest says not run
+            atomic_write_json(folder.summary_path, {**summarize(plan, folder), "interrupted": True})
+            raise
         summary = summarize(plan, folder)
         summary["run"] = {
             "executor": getattr(executor, "describe", lambda: type(executor).__name__)(),

@@ -18,6 +18,12 @@ from genoteam.batch.plan import BatchPlan
 QUESTION_WORDS = {"done": "answered", "insufficient_data": "insufficient_data", "failed": "failed"}
 
 
+def _not_finished(status: str | None) -> str:
+    if status == "running":
+        return "it was running when the batch stopped"
+    return "the batch stopped before it ran" if status is None else ""
+
+
 def summarize(plan: BatchPlan, folder: BatchFolder) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for question in plan.questions:
@@ -31,8 +37,7 @@ def summarize(plan: BatchPlan, folder: BatchFolder) -> dict[str, Any]:
                 "category": question["category"],
                 "status": QUESTION_WORDS.get(status, "not_run"),
                 "partial": bool(state.get("partial")),
-                "reason": state.get("reason")
-                or ("the batch stopped before it ran" if status is None else ""),
+                "reason": state.get("reason") or _not_finished(status),
                 "selected_cohorts": detail.get("selected_cohorts", []),
                 "n_significant": detail.get("n_significant"),
                 "cohorts": question["cohorts"],
@@ -47,8 +52,8 @@ def summarize(plan: BatchPlan, folder: BatchFolder) -> dict[str, Any]:
         cohorts.append(
             {
                 "cohort": task.label.removeprefix("cohort "),
-                "status": state.get("status", "not_run"),
-                "reason": state.get("reason", ""),
+                "status": state["status"] if state.get("status") in QUESTION_WORDS else "not_run",
+                "reason": state.get("reason") or _not_finished(state.get("status")),
                 "node": state.get("node", ""),
                 "seconds": state.get("seconds"),
                 "key": task.key,

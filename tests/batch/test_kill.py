@@ -1,5 +1,6 @@
-"""A batch whose driver is killed (kill -9) mid-run, then resumed: nothing that had finished runs
-again, the tasks that were running are run again, and no worker outlives the driver."""
+"""A batch whose driver is stopped mid-run: kill -9 then --resume reruns nothing that had finished
+and reruns what was running; Ctrl-C stops at once and says how to go on; in both cases no worker
+outlives the driver."""
 
 from __future__ import annotations
 
@@ -29,18 +30,21 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_kill_9_mid_batch_then_resume_reruns_nothing_finished(corpus, tmp_path):
-    output = tmp_path / "batch"
+def _all_gone(pids: list[int], seconds: float = 10) -> bool:
+    gone_by = time.monotonic() + seconds
+    while time.monotonic() < gone_by and any(_alive(p) for p in pids):
+        time.sleep(0.2)
+    return not any(_alive(p) for p in pids)
+
+
+def _start_until_mid_run(corpus, output: Path, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """The batch CLI, returned once at least one task has finished and another is running."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    argv = batch_argv(corpus, output)
     driver = subprocess.Popen(
-        batch_argv(corpus, output),
-        env=env,
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        argv, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr, text=True
     )
     deadline = time.monotonic() + 240
-    snapshot: dict[str, dict] = {}
     while time.monotonic() < deadline and driver.poll() is None:
         snapshot = states(output) if (output / "state").is_dir() else {}
         finished = [s for s in snapshot.values() if s["status"] != "running"]
@@ -48,7 +52,13 @@ def test_kill_9_mid_batch_then_resume_reruns_nothing_finished(corpus, tmp_path):
         if finished and running:
             break
         time.sleep(0.05)
-    assert driver.poll() is None, "the batch ended before it could be killed mid-run"
+    assert driver.poll() is None, "the batch ended before it could be stopped mid-run"
+    return driver
+
+
+def test_kill_9_mid_batch_then_resume_reruns_nothing_finished(corpus, tmp_path):
+    output = tmp_path / "batch"
+    driver = _start_until_mid_run(corpus, output)
     workers = _children(driver.pid)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
@@ -57,10 +67,7 @@ def test_kill_9_mid_batch_then_resume_reruns_nothing_finished(corpus, tmp_path):
     interrupted = {label for label, s in snapshot.items() if s["status"] == "running"}
     assert finished and interrupted
     assert workers, "the pool's workers were not found"
-    gone_by = time.monotonic() + 10
-    while time.monotonic() < gone_by and any(_alive(p) for p in workers):
-        time.sleep(0.2)
-    assert not any(_alive(p) for p in workers), "a worker outlived the killed driver"
+    assert _all_gone(workers), "a worker outlived the killed driver"
 
     resumed = run_cli(batch_argv(corpus, output, "--resume"))
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
@@ -73,3 +80,22 @@ def test_kill_9_mid_batch_then_resume_reruns_nothing_finished(corpus, tmp_path):
     assert f"this run: {total - len(finished)} task(s)" in resumed.stdout
     summary = json.loads((output / "summary.json").read_text())
     assert summary["questions"]["not_run"] == 0 and summary["questions"]["failed"] == 0
+
+
+def test_ctrl_c_stops_at_once_and_says_how_to_go_on(corpus, tmp_path):
+    output = tmp_path / "batch"
+    driver = _start_until_mid_run(corpus, output, stderr=subprocess.PIPE)
+    workers = _children(driver.pid)
+    stopped = time.monotonic()
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=60)
+    assert driver.returncode == 130, err[-2000:]
+    assert time.monotonic() - stopped < 20  # the running tasks are not waited for
+    assert "interrupted" in err and "--resume" in err
+    assert _all_gone(workers, 5), "a worker outlived the interrupted driver"
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    unfinished = [s for s in states(output).values() if s["status"] == "running"]
+    never_started = N_COHORTS + N_QUESTIONS - len(states(output))
+    not_run = summary["cohorts"]["not_run"] + summary["questions"]["not_run"]
+    assert not_run == len(unfinished) + never_started > 0  # what did not finish is never counted as done
