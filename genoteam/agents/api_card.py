@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import genoteam.toolkit
+from genoteam.agents.parsing import parse_source
 
 TOOLKIT_DIR = Path(genoteam.toolkit.__file__).parent
 _IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
@@ -98,7 +99,7 @@ def toolkit_api() -> dict[str, ApiEntry]:
         relative = path.relative_to(TOOLKIT_DIR.parent.parent).with_suffix("")
         parts = [p for p in relative.parts if p != "__init__"]
         module = ".".join(parts)
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_source(path.read_text(encoding="utf-8"))
         for node in tree.body:
             if getattr(node, "name", "_").startswith("_"):
                 continue

@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 from genoteam.agents.llm import AUTHORING_MODES
+from genoteam.pipeline.api import EngineOptions
 from genoteam.pipeline.cli import (
     add_analysis_arguments,
     analysis_input,
     exit_code,
     print_result,
     request_from_args,
+    task_info_of,
 )
 
 
@@ -25,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--sandbox",
         choices=("auto", "docker", "local"),
-        default="auto",
-        help="where analysis code runs (auto: Docker when an engine answers)",
+        default=None,
+        help="where analysis code runs (default: GENOTEAM_SANDBOX, else auto: Docker when an engine answers)",
     )
     parser.add_argument(
         "--config", type=Path, default=None, help="team config (TOML): models per role, limits"
@@ -73,17 +75,19 @@ def _run(args: argparse.Namespace) -> int:
         bar.set_postfix_str(message[:60])
         bar.refresh()
 
+    options = EngineOptions.from_env()  # read here, where the command starts; the flags win
     try:
         result = run_team(
             request,
             input_dir,
             args.output,
             progress,
-            sandbox=args.sandbox,
+            sandbox=args.sandbox or options.sandbox,
+            sandbox_image=options.sandbox_image,
             config=config,
             guidelines_dir=args.guidelines,
             memory_path=args.memory,
-            task_info=args.task_info,
+            task_info=task_info_of(args),
             authoring=args.authoring,
             prefer_learned=args.prefer_learned,
         )

@@ -1,26 +1,30 @@
 """The agent team as an AnalysisEngine: `run_team(request, input_dir, output_dir, progress)`.
 
 One job: the PI plans the cohorts, a data engineer preprocesses each cohort in its own sandbox
-session, the statistician answers the question in another, and the job ends with the GenoTEX
-output layout, `provenance.json`, `messages.jsonl` and `report.md`. A cohort that fails does not
-stop the others; no usable cohort gives an explicit insufficient_data result naming each cohort.
+session (cohorts side by side when they are large enough, bounded by cores, memory and the
+sandbox pool), the statistician answers the question in another, and the job ends with the
+GenoTEX output layout, `provenance.json`, `messages.jsonl` and `report.md`. A cohort that fails
+does not stop the others; no usable cohort gives an explicit insufficient_data result naming
+each cohort.
 
-Settings beyond the four engine arguments come from keyword arguments or the environment
-(so the MCP server's worker can run the engine by name): GENOTEAM_SANDBOX (auto|docker|local),
-GENOTEAM_CONFIG (team config file), GENOTEAM_GUIDELINES (guidelines folder),
-GENOTEAM_WORKSPACE (where code memory lives), GENOTEAM_TASK_INFO (GenoTEX task file),
-GENOTEAM_SANDBOX_IMAGE (pin a Docker image; default: the one built from the current sources).
+Every setting is an argument: the engine reads no environment of its own. Where a program
+starts, the CLI's flags and the server's config read GENOTEAM_SANDBOX, GENOTEAM_SANDBOX_IMAGE
+and GENOTEAM_TASK_INFO once (pipeline.api.EngineOptions), and the server carries them in the
+job spec. The team config (GENOTEAM_CONFIG), the guidelines folder and the code memory's
+workspace keep their own loaders' defaults when no argument names them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
+import threading
 import time
 import traceback
 import uuid
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from genoteam.agents.guidelines import load_guidelines
@@ -30,10 +34,10 @@ from genoteam.agents.memory import CodeMemory, ContextSignature, default_memory_
 from genoteam.agents.messages import MessageBus, TaskAssignment
 from genoteam.agents.pi import parse_survey, review_plan_with_model, survey_cell
 from genoteam.agents.records import TaskRecord
-from genoteam.agents.run_record import RunRecord
+from genoteam.agents.run_record import JobState, RunRecord, collect_run_record
 from genoteam.agents.setup_cells import cohort_setup, statistics_setup
 from genoteam.data.catalogue import CohortCatalogue
-from genoteam.pipeline.admission import estimate_cohort, refusal
+from genoteam.pipeline.admission import CohortSize, estimate_cohort, refusal
 from genoteam.pipeline.api import (
     AnalysisRequest,
     AnalysisResult,
@@ -41,7 +45,8 @@ from genoteam.pipeline.api import (
     ProgressCallback,
     Stage,
 )
-from genoteam.pipeline.cohorts import CohortPlan, CohortTask, plan_cohorts
+from genoteam.pipeline.cohorts import CohortTask, plan_cohorts
+from genoteam.pipeline.parallel import run_in_parallel, worker_count
 from genoteam.pipeline.results import (
     analysis_result,
     answered_result,
@@ -54,6 +59,7 @@ from genoteam.sandbox import SessionSpec, hostfs, open_session
 from genoteam.sandbox.api import SandboxLimits, default_limits
 from genoteam.sandbox.factory import resolve_backend
 from genoteam.sandbox.quota import parse_size
+from genoteam.sandbox.session import KernelSession
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import LAYOUT_FOLDERS, OutputLayout
 
@@ -71,36 +77,30 @@ ENV_PROBE = (
 )
 
 
-@dataclass
-class JobState:
-    """Everything the job collects for its result, provenance and report."""
-
-    job_id: str
-    started: float = field(default_factory=time.time)
-    tasks: list[TaskRecord] = field(default_factory=list)
-    task_errors: dict[str, str] = field(default_factory=dict)  # task id -> unexpected error (with traceback)
-    sessions: dict[str, dict] = field(default_factory=dict)
-    sandbox_env: dict = field(default_factory=dict)
-    plan: CohortPlan | None = None
-    stats_task: TaskRecord | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    budget_exhausted: str = ""  # why the job stopped on its model budget ("" while it has not)
-    backgrounds: dict[str, dict] = field(default_factory=dict)  # GEO series -> title/summary (PI model)
-
-
 class _Progress:
+    """Units done out of the job's total; cohorts running side by side report through one lock."""
+
     def __init__(self, callback: ProgressCallback | None, total_units: int) -> None:
         self.callback = callback
         self.total = max(1, total_units)
         self.done = 0
+        self._lock = threading.Lock()
 
     def unit(self, label: str) -> None:
-        self.done += 1
+        with self._lock:
+            self.done += 1
         self.report(label)
 
     def report(self, message: str, fraction: float | None = None) -> None:
+        """Send outside the lock: a slow receiver slows only the cohort that reports."""
+        with self._lock:
+            done = self.done
         if self.callback:
-            self.callback(min(0.99, self.done / self.total) if fraction is None else fraction, message)
+            self.callback(min(0.99, done / self.total) if fraction is None else fraction, message)
+
+
+class TaskNotRun(GenoteamError):
+    """A task that could not run to its end (its sandbox, say); the traceback is in task_errors."""
 
 
 class TeamRun:
@@ -172,6 +172,8 @@ class TeamRun:
         self.progress = _Progress(progress, 1)
         self.memory_path = Path(memory_path)
         self.record: RunRecord | None = None  # the frozen record, once the job has ended
+        self._probe_lock = threading.Lock()
+        self._side_by_side = False  # cohorts running at once (each task then has its own memory handle)
 
     def _authors(self) -> list[str]:
         """The roles that write code in this job's stage: the guidelines' owners and the domain
@@ -211,8 +213,9 @@ class TeamRun:
         self.state.sessions[task_id] = (
             session.info() if hasattr(session, "info") else {"backend": session.backend}
         )
-        if not self.state.sandbox_env:
-            self._probe_environment(session)
+        with self._probe_lock:  # cohorts side by side: the first session probes, the others wait
+            if not self.state.sandbox_env:
+                self._probe_environment(session)
         return session
 
     def _probe_environment(self, session) -> None:
@@ -250,7 +253,6 @@ class TeamRun:
     def run(self) -> AnalysisResult:
         from genoteam.agents.manifest import write_manifest
         from genoteam.agents.report import write_report
-        from genoteam.agents.run_record import collect_run_record  # noqa: PLC0415 (with its writers)
 
         request = self.request
         started = time.monotonic()
@@ -283,7 +285,7 @@ class TeamRun:
                     0 if self.stage == "preprocess" else len(self.guidelines["statistics"].action_units)
                 )
                 self.progress.total = max(1, units + statistics_units)
-                outcomes = [self._preprocess(task) for task in plan.tasks]
+                outcomes = self._preprocess_all(plan.tasks)
             if self.state.budget_exhausted:
                 result = self._budget_result(outcomes)
             elif self.stage == "preprocess":
@@ -294,26 +296,25 @@ class TeamRun:
                     result = self._budget_result(outcomes)
             result = result.model_copy(update={"sandbox": self.backend})  # where the code ran
             self.state.timings["total_s"] = time.monotonic() - started
-            self.record = collect_run_record(self, result)  # frozen: both files are functions of it
+            self.record = collect_run_record(  # frozen: both files are functions of it
+                self.state,
+                result,
+                request=request,
+                input_dir=self.input_dir,
+                output_dir=self.output_dir,
+                task_info=self.task_info,
+                guidelines=self.guidelines,
+                team=self.team,
+                memory_path=self.memory_path,
+                requested_backend=self.sandbox,
+                backend=self.backend,
+            )
             write_manifest(self.record)
             write_report(self.record)
         finally:
             self.team.memory.close()
         self.progress.report("done", 1.0)
         return result
-
-    def _assign(self, owner: str, task_id: str, guideline: str, cohort: str | None, trait: str) -> None:
-        self.team.bus.send(
-            TaskAssignment(
-                sender="pi",
-                recipient=owner,
-                task_id=task_id,
-                guideline=guideline,
-                cohort=cohort,
-                trait=trait,
-                condition=self.request.condition,
-            )
-        )
 
     def _budget_result(self, outcomes: list[CohortOutcome]) -> AnalysisResult:
         """The job stopped on its model budget: what was done is kept and labelled partial."""
@@ -327,12 +328,113 @@ class TeamRun:
             f"usable ({', '.join(done) or 'none'}); no association was tested. Raise max_cost_usd and run again.",
         )
 
-    def _refused_for_memory(self, task: CohortTask) -> CohortOutcome | None:
+    # -- one task, of either kind -------------------------------------------------------------------
+    def _run_task(
+        self,
+        task_id: str,
+        owner: str,
+        guideline: str,
+        entity: str,
+        cohort: str | None,
+        setup: Callable[[KernelSession], str],
+        signature: ContextSignature,
+    ) -> TaskRecord:
+        """Assign the task, open its own sandbox session, write its setup cell (setup(session): the
+        paths as that session sees them) and run the guideline's units. Raises TaskNotRun when the
+        task could not run (the traceback goes to task_errors); its time is recorded either way."""
+        self.team.bus.send(
+            TaskAssignment(
+                sender="pi",
+                recipient=owner,
+                task_id=task_id,
+                guideline=guideline,
+                cohort=cohort,
+                trait=entity,
+                condition=self.request.condition,
+            )
+        )
+        label = task_id if cohort else "statistics"
+        started = time.monotonic()
+        try:
+            session = self._session(task_id)
+            try:
+                spec = TaskSpec(
+                    task_id=task_id,
+                    owner=owner,
+                    guideline=self.guidelines[guideline],
+                    setup_code=setup(session),
+                    signature=signature,
+                    cohort=cohort,
+                    on_unit=lambda unit, status: self.progress.unit(f"{label}: {unit} {status}"),
+                )
+                with self._task_team() as team:
+                    record = run_task(team, spec, session)
+                record.sandbox = self.state.sessions.get(task_id, {})
+                return record
+            finally:
+                session.close()
+        except Exception as error:  # one task's failure (even the sandbox's) is that task's outcome
+            self.state.task_errors[task_id] = "".join(traceback.format_exception(error))[-4_000:]
+            problem = (
+                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
+            )
+            raise TaskNotRun(problem) from error
+        finally:
+            self.state.timings[task_id] = time.monotonic() - started
+
+    @contextmanager
+    def _task_team(self) -> Iterator[Team]:
+        """The team a task works with: the job's own, or, while cohorts run side by side, the same
+        team with its own handle on code memory (one database connection per thread)."""
+        if not self._side_by_side:
+            yield self.team
+            return
+        memory = CodeMemory(self.memory_path, shipped_only=self.team.memory.shipped_only)
+        try:
+            yield dataclasses.replace(self.team, memory=memory)
+        finally:
+            memory.close()
+
+    # -- the cohorts ----------------------------------------------------------------------------------
+    def _preprocess_all(self, tasks: list[CohortTask]) -> list[CohortOutcome]:
+        """Every cohort of the plan, side by side when they are large enough (pipeline/parallel.py
+        worker_count: bounded by cores; each starts when its estimated memory fits), each in its own
+        sandbox session (the sandbox pool bounds them across jobs). Outcomes and task records are
+        kept in plan order, whatever order the cohorts finish in."""
+        sizes = [estimate_cohort(task.cohort) for task in tasks]
+        workers = worker_count(sizes)
+        if workers <= 1:
+            done = [self._preprocess(task, size) for task, size in zip(tasks, sizes, strict=True)]
+        else:
+            self._side_by_side = True
+            try:
+                done = run_in_parallel(
+                    self._preprocess,
+                    list(zip(tasks, sizes, strict=True)),
+                    sizes,
+                    workers,
+                    on_start=lambda i: self.progress.report(f"{tasks[i].task_id}: started"),
+                    on_done=lambda i, _: self.progress.report(f"{tasks[i].task_id}: done"),
+                    on_error=lambda i, error: (self._crashed(tasks[i], error), None),
+                    threads=True,  # each cohort's work runs in its own sandbox process
+                )
+            finally:
+                self._side_by_side = False
+        self.state.tasks.extend(record for _, record in done if record is not None)
+        return [outcome for outcome, _ in done]
+
+    def _crashed(self, task: CohortTask, error: BaseException) -> CohortOutcome:
+        self.state.task_errors[task.task_id] = "".join(traceback.format_exception(error))[-4_000:]
+        return CohortOutcome(
+            cohort=task.output_id, trait=task.entity, usable=False, error=f"{type(error).__name__}: {error}"
+        )
+
+    def _refused_for_memory(self, task: CohortTask, size: CohortSize | None) -> CohortOutcome | None:
         """An out_of_memory outcome, before any sandbox starts, for a cohort whose estimated need
         exceeds the sandbox's memory limit (pipeline/admission.py); None when it fits."""
         limit = self.sandbox_limits.memory
         why = refusal(
-            estimate_cohort(task.cohort),
+            size,
             parse_size(limit),
             f"the sandbox memory limit ({limit})",
             "run it with a larger sandbox memory limit, or with the reference engine on a machine that has it",
@@ -343,54 +445,47 @@ class TeamRun:
         self.progress.report(f"{task.task_id}: {why}")
         return CohortOutcome(cohort=task.output_id, trait=task.entity, usable=False, error=why)
 
-    def _preprocess(self, task: CohortTask) -> CohortOutcome:
+    def _preprocess(
+        self, task: CohortTask, size: CohortSize | None
+    ) -> tuple[CohortOutcome, TaskRecord | None]:
+        """One cohort's outcome, and its task record when the task ran."""
         if self.state.budget_exhausted:  # the job is stopping: later cohorts are not started
             return CohortOutcome(
                 cohort=task.output_id,
                 trait=task.entity,
                 usable=False,
                 error=f"not run: {self.state.budget_exhausted}",
-            )
-        refused = self._refused_for_memory(task)
+            ), None
+        refused = self._refused_for_memory(task, size)
         if refused is not None:
-            return refused
-        owner = OWNER_OF[task.source]
-        self._assign(owner, task.task_id, task.source.lower(), task.output_id, task.entity)
-        started = time.monotonic()
-        try:
-            session = self._session(task.task_id)
-            try:
-                setup = cohort_setup(
-                    task,
-                    self.request.condition,
-                    session.input_mounts["input"],
-                    session.work_path,
-                    self.input_dir,
-                    self.request.symbol_policy,
-                )
-                spec = TaskSpec(
-                    task_id=task.task_id,
-                    owner=owner,
-                    guideline=self.guidelines[task.source.lower()],
-                    setup_code=setup,
-                    signature=self._signature(task),
-                    cohort=task.output_id,
-                    on_unit=lambda unit, status: self.progress.unit(f"{task.task_id}: {unit} {status}"),
-                )
-                record = run_task(self.team, spec, session)
-                record.sandbox = self.state.sessions.get(task.task_id, {})
-            finally:
-                session.close()
-        except Exception as error:  # one cohort's failure (even the sandbox's) must not stop the others
-            self.state.task_errors[task.task_id] = "".join(traceback.format_exception(error))[-4_000:]
-            problem = (
-                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
+            return refused, None
+
+        def setup(session: KernelSession) -> str:
+            return cohort_setup(
+                task,
+                self.request.condition,
+                session.input_mounts["input"],
+                session.work_path,
+                self.input_dir,
+                self.request.symbol_policy,
             )
-            return CohortOutcome(cohort=task.output_id, trait=task.entity, usable=False, error=problem)
-        finally:
-            self.state.timings[task.task_id] = time.monotonic() - started
-        self.state.tasks.append(record)
-        return self._outcome(task, record)
+
+        owner = OWNER_OF[task.source]
+        try:
+            record = self._run_task(
+                task.task_id,
+                owner,
+                task.source.lower(),
+                task.entity,
+                task.output_id,
+                setup,
+                self._signature(task),
+            )
+        except TaskNotRun as error:  # one cohort's failure must not stop the others
+            return CohortOutcome(
+                cohort=task.output_id, trait=task.entity, usable=False, error=error.problem
+            ), None
+        return self._outcome(task, record), record
 
     def _signature(self, task: CohortTask) -> ContextSignature:
         names = [f.name.lower() for f in task.cohort.files]
@@ -429,6 +524,7 @@ class TeamRun:
         outcome.note = outcome.note[:2_000]
         return outcome
 
+    # -- the question ---------------------------------------------------------------------------------
     def _answer(self, outcomes: list[CohortOutcome]) -> AnalysisResult:
         request = self.request
         if outcomes and all(o.error for o in outcomes):
@@ -443,45 +539,30 @@ class TeamRun:
         if not any(o.usable and o.trait == request.trait for o in outcomes):
             return self._insufficient(outcomes, f"no usable cohort for '{request.trait}'")
         task_id = f"statistics/{request.trait}/{request.condition or 'None'}"
-        self._assign("statistician", task_id, "statistics", None, request.trait)
-        started = time.monotonic()
-        try:
-            session = self._session(task_id)
-            try:
-                task_info = (
-                    f"{session.input_mounts['task_info']}/{self.task_info.name}" if self.task_info else None
-                )
-                setup = statistics_setup(
-                    request.trait,
-                    request.condition,
-                    request.method,
-                    request.select_by,
-                    session.work_path,
-                    task_info,
-                    request.genotex_version,
-                )
-                spec = TaskSpec(
-                    task_id=task_id,
-                    owner="statistician",
-                    guideline=self.guidelines["statistics"],
-                    setup_code=setup,
-                    signature=ContextSignature(
-                        platform=request.method, file_format="genotex_layout", cohort=task_id
-                    ),
-                    on_unit=lambda unit, status: self.progress.unit(f"statistics: {unit} {status}"),
-                )
-                record = run_task(self.team, spec, session)
-                record.sandbox = self.state.sessions.get(task_id, {})
-            finally:
-                session.close()
-        except Exception as error:
-            self.state.task_errors[task_id] = "".join(traceback.format_exception(error))[-4_000:]
-            problem = (
-                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
+
+        def setup(session: KernelSession) -> str:
+            task_info = (
+                f"{session.input_mounts['task_info']}/{self.task_info.name}" if self.task_info else None
             )
-            return self._result("failed", outcomes, [], [], f"the statistician's task failed: {problem}")
-        finally:
-            self.state.timings[task_id] = time.monotonic() - started
+            return statistics_setup(
+                request.trait,
+                request.condition,
+                request.method,
+                request.select_by,
+                session.work_path,
+                task_info,
+                request.genotex_version,
+            )
+
+        signature = ContextSignature(platform=request.method, file_format="genotex_layout", cohort=task_id)
+        try:
+            record = self._run_task(
+                task_id, "statistician", "statistics", request.trait, None, setup, signature
+            )
+        except TaskNotRun as error:
+            return self._result(
+                "failed", outcomes, [], [], f"the statistician's task failed: {error.problem}"
+            )
         self.state.stats_task = record
         self.state.tasks.append(record)
         if record.status == "budget_exhausted":
@@ -528,10 +609,6 @@ class TeamRun:
             method=method,
         )
 
-    @property
-    def table_file(self) -> Path:
-        return Path(self.layout.association_table_path(self.request.trait, self.request.condition))
-
 
 def run_team(
     request: AnalysisRequest,
@@ -539,7 +616,7 @@ def run_team(
     output_dir: Path,
     progress: ProgressCallback | None = None,
     *,
-    sandbox: str | None = None,
+    sandbox: str = "auto",
     config: TeamConfig | None = None,
     guidelines_dir: Path | None = None,
     memory_path: Path | None = None,
@@ -551,7 +628,8 @@ def run_team(
     prefer_learned: bool | None = None,
     sandbox_limits: SandboxLimits | None = None,
 ) -> AnalysisResult:
-    """Answer (trait, condition) with the agent team; see the module docstring for the settings.
+    """Answer (trait, condition) with the agent team; every setting is an argument (see the module
+    docstring; the server passes a job spec's EngineOptions as sandbox, sandbox_image, task_info).
 
     stage "preprocess" stops after the cohorts (status "preprocessed"); "statistics" runs only the
     statistician on cohorts already under output_dir/preprocess (the MCP server copies them there).
@@ -559,7 +637,6 @@ def run_team(
     authoring ("shipped" | "model-first") and prefer_learned override the team config's values.
     sandbox_limits: the sessions' limits (default: SandboxLimits with the GENOTEAM_SANDBOX_* variables, 4g); a cohort estimated to need
     more memory than its session may use is refused before it starts (out_of_memory)."""
-    env_task_info = os.environ.get("GENOTEAM_TASK_INFO")
     config = config or load_team_config()
     overrides = {"authoring": authoring, "prefer_learned": prefer_learned}
     overrides = {key: value for key, value in overrides.items() if value is not None}
@@ -570,13 +647,13 @@ def run_team(
         input_dir,
         output_dir,
         progress,
-        sandbox=sandbox or os.environ.get("GENOTEAM_SANDBOX", "auto"),
+        sandbox=sandbox or "auto",
         config=config,
         guidelines_dir=guidelines_dir,
         memory_path=memory_path or default_memory_path(),
-        task_info=task_info or (Path(env_task_info) if env_task_info else None),
+        task_info=task_info,
         seed_memory=seed_memory,
-        sandbox_image=sandbox_image or os.environ.get("GENOTEAM_SANDBOX_IMAGE") or None,
+        sandbox_image=sandbox_image,
         stage=stage,
         sandbox_limits=sandbox_limits,
     )

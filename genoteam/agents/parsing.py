@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import threading
 from dataclasses import dataclass
 
 _FENCE = re.compile(r"```([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
@@ -23,12 +24,23 @@ class ParsedCode:
     problem: str = ""  # why there is no code: empty, truncated, refused, no block, several blocks, syntax
 
 
+_AST_LOCK = threading.Lock()
+
+
+def parse_source(code: str) -> ast.Module:
+    """ast.parse, one call at a time: CPython 3.11's AST constructor keeps its recursion depth in
+    state shared by threads, and cohorts running side by side then fail with "AST constructor
+    recursion depth mismatch" (a SystemError) on valid code."""
+    with _AST_LOCK:
+        return ast.parse(code)
+
+
 def _checked(code: str, where: str) -> ParsedCode:
     code = code.strip("\n")
     if not code.strip():
         return ParsedCode(None, f"the {where} is empty")
     try:
-        ast.parse(code)
+        parse_source(code)
     except SyntaxError as error:
         return ParsedCode(None, f"the {where} is not valid Python (line {error.lineno}: {error.msg})")
     return ParsedCode(code + "\n")

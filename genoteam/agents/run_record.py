@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,12 +24,14 @@ from genoteam import __version__
 from genoteam.agents.messages import ROLES
 from genoteam.agents.records import TaskRecord
 from genoteam.pipeline.api import AnalysisRequest, AnalysisResult
+from genoteam.pipeline.cohorts import CohortPlan
 from genoteam.sandbox import hostfs
 from genoteam.toolkit.errors import GenoteamError
-from genoteam.toolkit.layout import LAYOUT_FOLDERS
+from genoteam.toolkit.layout import LAYOUT_FOLDERS, OutputLayout
 
 if TYPE_CHECKING:
-    from genoteam.agents.engine import TeamRun
+    from genoteam.agents.guidelines import Guideline
+    from genoteam.agents.loop import Team
 
 HOST_PACKAGES = (
     "numpy",
@@ -42,6 +44,24 @@ HOST_PACKAGES = (
     "docker",
     "PyYAML",
 )
+
+
+@dataclass
+class JobState:
+    """What a running job collects for its result, provenance and report (the live half; the
+    frozen RunRecord is taken from it when the job ends)."""
+
+    job_id: str
+    started: float = field(default_factory=time.time)
+    tasks: list[TaskRecord] = field(default_factory=list)  # in plan order, the statistician last
+    task_errors: dict[str, str] = field(default_factory=dict)  # task id -> unexpected error (with traceback)
+    sessions: dict[str, dict] = field(default_factory=dict)
+    sandbox_env: dict = field(default_factory=dict)
+    plan: CohortPlan | None = None
+    stats_task: TaskRecord | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    budget_exhausted: str = ""  # why the job stopped on its model budget ("" while it has not)
+    backgrounds: dict[str, dict] = field(default_factory=dict)  # GEO series -> title/summary (PI model)
 
 
 @dataclass(frozen=True)
@@ -88,25 +108,25 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
-def _inputs(run: TeamRun) -> list[dict]:
+def _inputs(plan: CohortPlan | None, input_dir: Path, task_info: Path | None) -> list[dict]:
     files: dict[Path, None] = {}
-    for task in run.state.plan.tasks if run.state.plan else []:
+    for task in plan.tasks if plan else []:
         for entry in task.cohort.files:
             files[Path(entry.path)] = None
     listed = [
         {
-            "path": path.relative_to(run.input_dir).as_posix(),
+            "path": path.relative_to(input_dir).as_posix(),
             "bytes": path.stat().st_size,
             "sha256": sha256_file(path),
         }
         for path in files
     ]
-    if run.task_info is not None:
+    if task_info is not None:
         listed.append(
             {
-                "path": str(run.task_info),
-                "bytes": run.task_info.stat().st_size,
-                "sha256": sha256_file(run.task_info),
+                "path": str(task_info),
+                "bytes": task_info.stat().st_size,
+                "sha256": sha256_file(task_info),
                 "role": "task_info",
             }
         )
@@ -137,9 +157,9 @@ def _outputs(root: Path) -> list[dict]:
     return out
 
 
-def _guidelines(run: TeamRun) -> dict:
+def _guidelines(guidelines: dict[str, Guideline]) -> dict:
     described = {}
-    for role, guideline in run.guidelines.items():
+    for role, guideline in guidelines.items():
         source = Path(guideline.source)
         prose = source.with_suffix(".md")
         described[role] = {
@@ -152,25 +172,24 @@ def _guidelines(run: TeamRun) -> dict:
     return described
 
 
-def _memory(run: TeamRun) -> dict:
+def _memory(memory_path: Path, state: JobState) -> dict:
     from genoteam.agents.memory import CodeMemory
 
-    memory = CodeMemory(run.memory_path)  # a fresh handle: the job's own may already be closed
+    memory = CodeMemory(memory_path)  # a fresh handle: the job's own may already be closed
     try:
-        stats = memory.stats(run.state.job_id)
+        stats = memory.stats(state.job_id)
     finally:
         memory.close()
-    visits = [visit for task in run.state.tasks for visit in task.visits]
+    visits = [visit for task in state.tasks for visit in task.visits]
     return {
-        "path": str(run.memory_path),
+        "path": str(memory_path),
         "job": stats,
         "units_passed": sum(visit.status == "passed" for visit in visits),
         "units_passed_from_memory": sum(visit.from_memory for visit in visits),
     }
 
 
-def _plan(run: TeamRun) -> dict:
-    plan = run.state.plan
+def _plan(plan: CohortPlan | None) -> dict:
     if plan is None:
         return {"tasks": [], "skipped": {}, "survey_problems": {}, "notes": []}
     tasks = [
@@ -192,21 +211,35 @@ def _plan(run: TeamRun) -> dict:
     }
 
 
-def collect_run_record(run: TeamRun, result: AnalysisResult) -> RunRecord:
-    """Read everything the job's records need, once, now that the job has ended."""
-    config, ledger = run.team.config, run.team.client.ledger
-    sessions = dict(run.state.sessions)
+def collect_run_record(
+    state: JobState,
+    result: AnalysisResult,
+    *,
+    request: AnalysisRequest,
+    input_dir: Path,
+    output_dir: Path,
+    task_info: Path | None,
+    guidelines: dict[str, Guideline],
+    team: Team,
+    memory_path: Path,
+    requested_backend: str,
+    backend: str,
+) -> RunRecord:
+    """Read everything the job's records need, once, now that the job has ended: from the job's
+    state and what the engine was given, never from the engine object itself."""
+    config, ledger = team.config, team.client.ledger
+    sessions = dict(state.sessions)
     return RunRecord(
-        job_id=run.state.job_id,
+        job_id=state.job_id,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        request=run.request,
+        request=request,
         result=result,
-        input_dir=str(run.input_dir),
-        output_dir=str(run.output_dir),
-        table_file=str(run.table_file),
-        inputs=tuple(_inputs(run)),
-        guidelines=_guidelines(run),
-        plan=_plan(run),
+        input_dir=str(input_dir),
+        output_dir=str(output_dir),
+        table_file=str(OutputLayout(output_dir).association_table_path(request.trait, request.condition)),
+        inputs=tuple(_inputs(state.plan, input_dir, task_info)),
+        guidelines=_guidelines(guidelines),
+        plan=_plan(state.plan),
         roles={
             role: config.role(role).model_dump(
                 include={"model", "api_base", "timeout_s", "max_retries", "offline_reason"}
@@ -216,22 +249,22 @@ def collect_run_record(run: TeamRun, result: AnalysisResult) -> RunRecord:
         team=config.model_dump(exclude={"models"}),
         usage=ledger.summary(),
         calls=tuple(dict(call.__dict__) for call in ledger.calls),
-        memory=_memory(run),
+        memory=_memory(memory_path, state),
         sandbox={
-            "requested_backend": run.sandbox,
-            "backend": run.backend,
+            "requested_backend": requested_backend,
+            "backend": backend,
             "sessions": sessions,
             "image_id": next((s.get("image_id") for s in sessions.values() if s.get("image_id")), None),
-            "packages": dict(run.state.sandbox_env),
+            "packages": dict(state.sandbox_env),
         },
         host={"packages": _versions(), "platform": platform.platform()},
-        tasks=tuple(task.model_copy(deep=True) for task in run.state.tasks),
-        task_errors=dict(run.state.task_errors),
-        messages=len(run.team.bus.messages),
-        outputs=tuple(_outputs(run.output_dir)),
+        tasks=tuple(task.model_copy(deep=True) for task in state.tasks),
+        task_errors=dict(state.task_errors),
+        messages=len(team.bus.messages),
+        outputs=tuple(_outputs(output_dir)),
         timings={
-            **run.state.timings,
-            "wall_clock_started": run.state.started,
+            **state.timings,
+            "wall_clock_started": state.started,
             "wall_clock_ended": time.time(),
         },
     )

@@ -6,11 +6,15 @@ Engines: the deterministic reference pipeline (`genoteam reference`) and the age
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from genoteam.toolkit.errors import GenoteamError
 
 # GenoTEX's trait folder names: letters (any script: "Sjögrens_Syndrome"), digits, _ ' - and
 # parentheses ("Chronic_obstructive_pulmonary_disease_(COPD)"); never a path separator or a dot
@@ -90,6 +94,54 @@ class AnalysisResult(BaseModel):
 
 AnalysisEngine = Callable[[AnalysisRequest, Path, Path, ProgressCallback | None], AnalysisResult]
 """(request, input_dir, output_dir, progress) -> result. An engine may also take a keyword
-`stage`: "all" (default), "preprocess" (cohorts only) or "statistics" (on output_dir/preprocess)."""
+`stage`: "all" (default), "preprocess" (cohorts only) or "statistics" (on output_dir/preprocess),
+and the keywords of EngineOptions it knows (engine_keywords)."""
+
+OPTION_VARIABLES = {  # EngineOptions field -> the variable that sets it where a program starts
+    "sandbox": "GENOTEAM_SANDBOX",
+    "sandbox_image": "GENOTEAM_SANDBOX_IMAGE",
+    "task_info": "GENOTEAM_TASK_INFO",
+}
+
+
+class EngineOptions(BaseModel, frozen=True):
+    """How a job runs, beyond its request: where code runs, which image, GenoTEX's task file.
+
+    Why a value and not environment reads inside the engines: the options are read once, where a
+    program starts (the CLI's flags, the server's config), and carried in the job spec, so the
+    engine that runs a job, in whatever process or node, sees exactly what the job was given."""
+
+    sandbox: Literal["auto", "docker", "local"] = "auto"
+    sandbox_image: str | None = None  # a Docker image to pin (None: the one built from the sources)
+    task_info: str | None = None  # GenoTEX's task_info.json (known genes; two-step questions)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineOptions:
+        """The options the GENOTEAM_* variables set (OPTION_VARIABLES); unset ones keep defaults."""
+        environ = os.environ if environ is None else environ
+        found = {name: environ.get(var) for name, var in OPTION_VARIABLES.items()}
+        try:
+            return cls.model_validate({name: value for name, value in found.items() if value})
+        except ValidationError as error:
+            wrong = ", ".join(f"{OPTION_VARIABLES[str(e['loc'][0])]}={e['input']!r}" for e in error.errors())
+            raise GenoteamError(
+                f"{wrong}: not a valid setting", "GENOTEAM_SANDBOX is auto, docker or local"
+            ) from error
+
+
+def engine_keywords(engine: Callable[..., Any], options: EngineOptions) -> dict[str, Any]:
+    """The options `engine` takes, as its keyword arguments (an engine that takes none gets none).
+
+    The reference engine names the task file `task_info_path`; an option left at its default
+    is not passed, so the engine's own default stands."""
+    parameters = inspect.signature(engine).parameters
+    wanted: dict[str, Any] = {
+        "sandbox": options.sandbox if options.sandbox != "auto" else None,
+        "sandbox_image": options.sandbox_image,
+        "task_info": Path(options.task_info) if options.task_info else None,
+    }
+    wanted["task_info_path"] = wanted["task_info"]
+    return {name: value for name, value in wanted.items() if value is not None and name in parameters}
+
 
 Stage = Literal["all", "preprocess", "statistics"]

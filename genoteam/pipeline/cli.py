@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from genoteam.pipeline.api import AnalysisRequest
+from genoteam.pipeline.api import AnalysisRequest, EngineOptions
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import atomic_write_text
 
@@ -150,6 +150,13 @@ def exit_code(result) -> int:
     return {"insufficient_data": 3, "budget_exhausted": 4}.get(result.status, 1)
 
 
+def task_info_of(args: argparse.Namespace) -> Path | None:
+    """--task-info, else GENOTEAM_TASK_INFO: read here, where the command starts (engines read no
+    environment)."""
+    found = args.task_info or EngineOptions.from_env().task_info
+    return Path(found) if found else None
+
+
 def _run(args: argparse.Namespace) -> int:
     # imported here: every `genoteam` command registers this parser, and only this one needs them
     from tqdm import tqdm
@@ -163,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
             bar.set_postfix_str(message[:60])
             bar.update(max(0, round(fraction * 100) - bar.n))
 
-        result = run_reference(request, input_dir, args.output, progress, args.task_info)
+        result = run_reference(request, input_dir, args.output, progress, task_info_of(args))
     from genoteam.data.discovery import with_discovery
 
     return print_result(with_discovery(result, args.output, found), args.output)

@@ -1,7 +1,8 @@
 """Run the cohorts of one job side by side, bounded by cores and by memory.
 
-Each cohort runs in its own worker process (spawned, so nothing of the parent's state is shared
-and a crash stays with its cohort). A cohort starts only when its estimated memory
+Each cohort of the reference engine runs in its own worker process (spawned, so nothing of the
+parent's state is shared and a crash stays with its cohort); the team's cohorts run in threads
+of the job's process, since each one's code already runs in its own sandbox. A cohort starts only when its estimated memory
 (pipeline/admission.py) fits beside the cohorts already running, and at least one always runs, so
 large cohorts queue instead of exhausting the machine. Results come back in plan order whatever
 the completion order, and cohort_info.json is written in a fixed order (toolkit/cohort_info.py),
@@ -16,7 +17,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from pathlib import Path
 from typing import TypeVar
 
@@ -60,8 +68,10 @@ def run_in_parallel(
     on_done: Callable[[int, T], None],
     on_error: Callable[[int, BaseException], T],
     budget_bytes: int | None = None,
+    threads: bool = False,
 ) -> list[T]:
-    """work(*jobs[i]) for every i in worker processes; results in the order of `jobs`.
+    """work(*jobs[i]) for every i in worker processes (threads, when `threads`: for work that runs
+    elsewhere, such as the team's cohorts, each in its own sandbox); results in the order of `jobs`.
 
     A job starts when fewer than `workers` run and its estimated need fits in what is left of
     `budget_bytes` (MemAvailable at the start when None); the first waiting job always starts
@@ -72,8 +82,12 @@ def run_in_parallel(
     results: dict[int, T] = {}
     waiting = list(range(len(jobs)))
     running: dict[Future, int] = {}
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool: Executor = (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cohort")
+        if threads
+        else ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    )
+    with pool:
         while waiting or running:
             in_use = sum(need[i] for i in running.values())
             while waiting and len(running) < workers and (not running or in_use + need[waiting[0]] <= budget):

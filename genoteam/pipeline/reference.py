@@ -10,7 +10,6 @@ A failure in one cohort is recorded and the others go on; no usable cohort gives
 
 from __future__ import annotations
 
-import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -235,10 +234,6 @@ def run_reference(
     cohorts already preprocessed under output_dir/preprocess."""
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     catalogue = CohortCatalogue(input_dir)
-    # as the team engine does: a server job names the known-gene file in the environment
-    task_info_path = task_info_path or (
-        Path(os.environ["GENOTEAM_TASK_INFO"]) if os.environ.get("GENOTEAM_TASK_INFO") else None
-    )
     task_info = load_task_info(task_info_path) if task_info_path else None
     if request.genotex_version and task_info is None:
         raise GenoteamError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from genoteam.pipeline.api import EngineOptions
 from genoteam.server.params import DEFAULT_WAIT_S, MAX_WAIT_S
 from genoteam.toolkit.errors import GenoteamError
 
@@ -49,6 +50,8 @@ class ServerConfig:
     tools: Literal["all", "analysis"] = (
         "all"  # analysis: only the tools a question needs (app.ANALYSIS_TOOLS)
     )
+    # how jobs run (sandbox, image, task file): read from GENOTEAM_* once, carried in each job spec
+    engine_options: EngineOptions = field(default_factory=EngineOptions.from_env)
 
     def check(self) -> ServerConfig:
         """Refuse unsafe or impossible settings with what to do instead."""

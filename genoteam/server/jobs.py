@@ -32,7 +32,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from genoteam.pipeline.api import AnalysisRequest, AnalysisResult
+from genoteam.pipeline.api import AnalysisRequest, AnalysisResult, EngineOptions
 from genoteam.pipeline.fingerprint import answer_inputs
 from genoteam.sandbox import lifecycle
 from genoteam.server.params import JOB_ID_PATTERN, JobState
@@ -60,6 +60,8 @@ class JobSpec(BaseModel):
     request_hash: str
     # what else the answer depends on (part of the job id): see `answer_inputs`
     depends_on: dict[str, str] = {}
+    # how the engine runs it (sandbox, image, task file): the server's, at the latest submit
+    options: EngineOptions = EngineOptions()
 
 
 class JobStatus(BaseModel):
@@ -264,6 +266,7 @@ class JobStore:
         input_dir: Path,
         force: bool = False,
         remove_containers: RemoveContainers | None = None,
+        options: EngineOptions | None = None,
     ) -> tuple[JobRecord, bool]:
         """The job for this request: the existing one (same key), or a new one started now.
 
@@ -272,7 +275,9 @@ class JobStore:
         Returns (record, started). A job that ended failed/cancelled/interrupted is started
         again in the same folder (attempt + 1); a queued, running or complete one is returned,
         unless `force`: then a running one is stopped and every one is started again.
+        `options` go into the spec of every attempt started (not part of the key).
         """
+        options = options or EngineOptions()
         request = normalise_request(request)
         depends_on = answer_inputs(request, input_dir)
         digest = request_hash(kind, request, engine, str(input_dir), depends_on)
@@ -297,10 +302,12 @@ class JobStore:
                     created_at=now_iso(),
                     request_hash=digest,
                     depends_on=depends_on,
+                    options=options,
                 )
                 write_json_atomic(job_dir / "job.json", spec.model_dump(mode="json"))
             else:
-                spec = existing.spec
+                spec = existing.spec.model_copy(update={"options": options})
+                write_json_atomic(job_dir / "job.json", spec.model_dump(mode="json"))
                 for stale in ("result.json", "cancel.requested"):
                     (job_dir / stale).unlink(missing_ok=True)
                 shutil.rmtree(job_dir / "output", ignore_errors=True)

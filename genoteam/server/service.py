@@ -191,7 +191,14 @@ class Service:
         target = engines.resolve_target(name)
         record, started = await anyio.to_thread.run_sync(
             lambda: self.store.submit(
-                kind, request, name, target, input_dir, force=force, remove_containers=remove_job_containers
+                kind,
+                request,
+                name,
+                target,
+                input_dir,
+                force=force,
+                remove_containers=remove_job_containers,
+                options=self.config.engine_options,
             )
         )
         view = await self.wait(record.job_id, wait_s, progress)

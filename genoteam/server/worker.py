@@ -28,7 +28,7 @@ from genoteam.data.overlay import (
     input_with_accessions,
     series_accession,
 )
-from genoteam.pipeline.api import AnalysisResult, CohortOutcome
+from genoteam.pipeline.api import AnalysisResult, CohortOutcome, engine_keywords
 from genoteam.sandbox import hostfs, lifecycle
 from genoteam.server.engines import load_target
 from genoteam.server.jobs import JobSpec, JobStatus, now_iso, write_json_atomic
@@ -273,15 +273,16 @@ def run_engine(spec: JobSpec, job_dir: Path, status: StatusWriter) -> AnalysisRe
     kept = [c for c in spec.request.cohorts or [] if (series_accession(c) or c) not in failed]
     request = spec.request.model_copy(update={"cohorts": kept}) if failed else spec.request
     args = (request, input_dir, output_dir, progress)
+    options = engine_keywords(engine, spec.options)  # the spec's options, as this engine takes them
     if spec.kind == "analyze":
         return with_discovery(
-            with_download_notes(engine(*args), notes, spec.request.trait), output_dir, found
+            with_download_notes(engine(*args, **options), notes, spec.request.trait), output_dir, found
         )
     if spec.kind == "preprocess":
         if staged:
-            result = with_download_notes(engine(*args, stage="preprocess"), notes, spec.request.trait)
-            return with_discovery(result, output_dir, found)
-        result = engine(*args)
+            result = engine(*args, stage="preprocess", **options)
+            return with_discovery(with_download_notes(result, notes, spec.request.trait), output_dir, found)
+        result = engine(*args, **options)
         note = f"engine {spec.engine} has no preprocess-only stage: ran the whole analysis restricted to the cohort"
         result = result.model_copy(update={"message": f"{result.message} ({note})".strip()})
         return with_discovery(with_download_notes(result, notes, spec.request.trait), output_dir, found)
@@ -292,7 +293,7 @@ def run_engine(spec: JobSpec, job_dir: Path, status: StatusWriter) -> AnalysisRe
             f"engine {spec.engine} cannot run statistics alone",
             "use analyze_trait, which preprocesses and runs the statistics in one job",
         )
-    result = engine(*args, stage="statistics")
+    result = engine(*args, stage="statistics", **options)
     note = f"statistics on cohorts preprocessed by {', '.join(used)}" + "".join(
         f"; dropped from the copy: {d}" for d in dropped
     )

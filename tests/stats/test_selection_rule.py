@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from genoteam.agents.engine import run_team
+from genoteam.agents.llm import TeamConfig
 from genoteam.data.catalogue import CohortCatalogue
 from genoteam.pipeline.api import AnalysisRequest
+from genoteam.pipeline.parallel import WORKERS_ENV
 from genoteam.pipeline.reference import HostSurvey, planned_cohorts, preprocess_task
 from genoteam.synthetic import SynthConfig, generate
 from genoteam.toolkit.cohort_info import cohort_order_key
@@ -183,3 +187,45 @@ def test_shuffled_completion_orders_give_one_answer(tied_inputs: Path, tmp_path:
     assert len(answers) == 1
     ((cohort, genes),) = answers
     assert cohort == min((t.output_id for t in tasks), key=cohort_order_key) and genes
+
+
+def test_team_cohorts_side_by_side_in_shuffled_finishing_orders_give_one_answer(
+    tied_inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The team preprocesses the tied cohorts at once (3 workers); a slow progress receiver holds
+    each cohort back by its rank, in GSE order one run and reversed the next, so they finish in
+    other orders. The cohort_info.json bytes and the answer stay the same, and the task records
+    keep the plan's order."""
+    trait = SynthConfig.trait
+    plan = planned_cohorts(AnalysisRequest(trait=trait), CohortCatalogue(tied_inputs), HostSurvey())
+    ids = [task.output_id for task in plan.tasks]
+    monkeypatch.setenv(WORKERS_ENV, "3")
+    runs = []
+    for n, ranks in enumerate([ids, ids[::-1]]):
+        finished: list[str] = []
+
+        def progress(_: float, message: str, finished=finished, ranks=ranks) -> None:
+            cohort = message.split(":")[0].rsplit("/", 1)[-1]
+            if message.endswith(": done"):
+                finished.append(cohort)
+            elif cohort in ranks:  # a slow receiver: this cohort waits at each of its units
+                time.sleep(0.15 * ranks.index(cohort))
+
+        out = tmp_path / f"team{n}"
+        result = run_team(
+            AnalysisRequest(trait=trait),
+            tied_inputs,
+            out,
+            progress,
+            sandbox="local",
+            config=TeamConfig(),
+            memory_path=tmp_path / f"memory{n}.sqlite",
+        )
+        tasks = [task["task_id"] for task in json.loads((out / "provenance.json").read_text())["tasks"]]
+        info = (out / "preprocess" / trait / "cohort_info.json").read_bytes()
+        runs.append((finished, info, result.model_dump(exclude={"output_dir"}), tasks))
+    (first, *same_first), (second, *same_second) = runs
+    assert sorted(first) == sorted(second) == sorted(ids) and first != second  # finished in other orders
+    assert same_first == same_second
+    assert same_first[1]["status"] == "complete" and same_first[1]["significant_genes"]
+    assert same_first[2] == [f"{trait}/{c}" for c in ids] + [f"statistics/{trait}/None"]
