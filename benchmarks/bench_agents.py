@@ -1,7 +1,11 @@
 """Agent team benchmarks: model calls and code-memory reuse with a scripted model over synthetic
 cohorts, and the price of agents + sandbox against the reference pipeline on TCGA CHOL.
 
-    python3 benchmarks/bench_agents.py [--cohorts 20] [--sandbox auto|docker|local] [--skip-chol]
+    python3 benchmarks/bench_agents.py [--cohorts 20] [--skip-chol]
+
+Every part runs in the Docker sandbox (an image built from the current sources): parts A and C
+run code a model wrote, which the local backend refuses by policy, and part B runs there too so
+that its price of agents + sandbox is the price a user pays.
 
 Part A starts from an EMPTY code memory (no shipped snippets) and a scripted model behind a real
 local OpenAI-compatible server (litellm -> HTTP on 127.0.0.1) that writes working code for each
@@ -28,15 +32,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _results import RESULTS, write_section  # benchmarks/ is on sys.path when run as a script
+
+from genoteam.agents.engine import run_team
+from genoteam.agents.llm import RoleModel, TeamConfig
+from genoteam.agents.messages import ROLES
+from genoteam.pipeline.api import AnalysisRequest, EngineOptions
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from _results import RESULTS, write_section  # noqa: E402
-
-from genoteam.agents.engine import run_team  # noqa: E402
-from genoteam.agents.llm import RoleModel, TeamConfig  # noqa: E402
-from genoteam.agents.messages import ROLES  # noqa: E402
-from genoteam.pipeline.api import AnalysisRequest  # noqa: E402
 
 BEGIN, END = "<!-- begin agents -->", "<!-- end agents -->"
 STANDIN = ROOT / "tests" / "standin_model.py"  # run as its own process: benchmarks import nothing from tests
@@ -94,7 +97,7 @@ def _job_figures(work: Path, out: Path, wall: float, status: str) -> dict:
     }
 
 
-def scripted_reuse(n_cohorts: int, sandbox: str, work: Path) -> dict:
+def scripted_reuse(n_cohorts: int, sandbox: EngineOptions, work: Path) -> dict:
     """Two jobs over the same cohorts on one memory: cold (empty memory), then warm (a re-run)."""
     from genoteam.synthetic import SynthConfig, generate
 
@@ -114,7 +117,8 @@ def scripted_reuse(n_cohorts: int, sandbox: str, work: Path) -> dict:
                 work / "input",
                 work / name,
                 None,
-                sandbox=sandbox,
+                sandbox=sandbox.sandbox,
+                sandbox_image=sandbox.sandbox_image,
                 config=team,
                 memory_path=work / "memory.sqlite",
                 seed_memory=False,
@@ -123,7 +127,7 @@ def scripted_reuse(n_cohorts: int, sandbox: str, work: Path) -> dict:
     return {"cohorts": n_cohorts, **runs["cold"], "warm": runs["warm"]}
 
 
-def chol_price(sandbox: str, work: Path) -> dict:
+def chol_price(sandbox: EngineOptions, work: Path) -> dict:
     from genoteam.pipeline.reference import run_reference
 
     request = AnalysisRequest(trait="Bile_Duct_Cancer")
@@ -133,7 +137,8 @@ def chol_price(sandbox: str, work: Path) -> dict:
         SHARED_INPUT,
         work / "team",
         None,
-        sandbox=sandbox,
+        sandbox=sandbox.sandbox,
+        sandbox_image=sandbox.sandbox_image,
         config=TeamConfig(),
         memory_path=work / "memory.sqlite",
     )
@@ -167,7 +172,7 @@ PRICE_IN, PRICE_OUT = 3e-6, 15e-6
 KIDNEY = "Kidney_Clear_Cell_Carcinoma"
 
 
-def authoring_costs(sandbox: str, work: Path) -> list[dict]:
+def authoring_costs(sandbox: EngineOptions, work: Path) -> list[dict]:
     """Calls, tokens and cost per cohort and per role, shipped vs model-first, on CHOL and GSE781."""
     import json
     import shutil
@@ -193,7 +198,8 @@ def authoring_costs(sandbox: str, work: Path) -> list[dict]:
                     input_dir,
                     out,
                     None,
-                    sandbox=sandbox,
+                    sandbox=sandbox.sandbox,
+                    sandbox_image=sandbox.sandbox_image,
                     config=TeamConfig(models=dict.fromkeys(ROLES, role), authoring=mode),
                     memory_path=work / f"{trait}-{mode}.sqlite",
                 )
@@ -349,22 +355,21 @@ def render(a: dict | None, b: dict | None, sandbox: str, c: list[dict] | None = 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohorts", type=int, default=20)
-    parser.add_argument("--sandbox", default="auto", choices=("auto", "docker", "local"))
     parser.add_argument("--skip-chol", action="store_true")
     parser.add_argument("--skip-scripted", action="store_true")
     parser.add_argument("--skip-authoring", action="store_true", help="skip part C (shipped vs model-first)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    from genoteam.sandbox.docker_backend import docker_client
     from genoteam.sandbox.factory import resolve_backend
+    from genoteam.sandbox.image import ensure_image
 
-    if resolve_backend(args.sandbox) == "docker":  # the image must match the current toolkit sources
-        from genoteam.sandbox.docker_backend import docker_client
-        from genoteam.sandbox.image import ensure_image
-
-        os.environ["GENOTEAM_SANDBOX_IMAGE"] = ensure_image(docker_client(), progress=lambda line: None).id
+    resolve_backend("docker")  # no Docker engine: stop here, saying how to start it
+    image = ensure_image(docker_client(), progress=lambda line: None).id  # the current toolkit sources
+    sandbox = EngineOptions(sandbox="docker", sandbox_image=image)
     with tempfile.TemporaryDirectory(prefix="bench-agents-") as tmp:
         work = Path(tmp)
-        a = None if args.skip_scripted else scripted_reuse(args.cohorts, args.sandbox, work / "scripted")
+        a = None if args.skip_scripted else scripted_reuse(args.cohorts, sandbox, work / "scripted")
         if a:
             print(a)
         b = None
@@ -372,12 +377,12 @@ def main() -> int:
             if not SHARED_INPUT.is_dir():
                 print(f"skipping CHOL: {SHARED_INPUT} is absent")
             else:
-                b = chol_price(args.sandbox, work / "chol")
+                b = chol_price(sandbox, work / "chol")
                 print(b)
         c = None
         if not args.skip_authoring and SHARED_INPUT.is_dir():
-            c = authoring_costs(args.sandbox, work / "authoring")
-    section = render(a, b, args.sandbox, c)
+            c = authoring_costs(sandbox, work / "authoring")
+    section = render(a, b, sandbox.sandbox, c)
     print(section)
     write_section(section, BEGIN, END)
     print(f"updated {RESULTS}")

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _results import write_section  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from _results import write_section  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 CHOL_DIR = SHARED / "input" / "TCGA" / "TCGA_Bile_Duct_Cancer_(CHOL)"

@@ -2,7 +2,8 @@
 
 - The project's own modules are imported, never importorskip-ed: an import bug must fail, in CI too.
 - "Skip here, fail in CI" has one home, tests/prerequisites.py; nobody else reads the CI variable.
-- Tests reach their helpers as the package `tests` (no sys.path edits).
+- Tests reach their helpers as the package `tests`, benchmarks theirs from their own folder (no
+  sys.path edits in either).
 - Benchmarks import nothing from tests/ (they are run where no test tree need exist).
 The docker marker rule is enforced at collection by tests/conftest.py.
 """
@@ -61,10 +62,10 @@ def test_only_the_prerequisites_helper_reads_the_ci_variable():
     assert offenders == [], f"use tests.prerequisites.skip_or_fail_in_ci / IN_CI instead: {offenders}"
 
 
-def test_tests_do_not_edit_sys_path():
+def test_tests_and_benchmarks_do_not_edit_sys_path():
     offenders = [
         _where(path, call)
-        for path, tree in _sources(TESTS)
+        for path, tree in _sources(TESTS) + _sources(BENCHMARKS)
         for call in _calls(tree)
         if _dotted(call.func).startswith("sys.path.")
     ]
