@@ -58,7 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--select-by", choices=("cv", "known-genes"), default="cv")
     parser.add_argument("--genotex-version", choices=("2024", "2025"), default=None)
     parser.add_argument(
-        "--sandbox", choices=("auto", "docker", "local"), default=None, help="team: where analysis code runs"
+        "--sandbox",
+        choices=("auto", "docker", "local"),
+        default=None,
+        help="team: where analysis code runs (default: $GENOTEAM_SANDBOX, else auto)",
     )
     parser.set_defaults(func=_run)
 
@@ -98,7 +101,7 @@ class ProgressBar:
             self.bar.close()
 
 
-def _preflight(args: argparse.Namespace) -> None:
+def _preflight(args: argparse.Namespace, sandbox: str) -> None:
     """Errors a batch would otherwise meet in every task: say them once, before any work."""
     if args.max_parallel is not None and args.max_parallel < 1:
         raise GenoteamError(f"--max-parallel {args.max_parallel}", "give a whole number >= 1")
@@ -106,7 +109,7 @@ def _preflight(args: argparse.Namespace) -> None:
         from genoteam.agents.llm import load_team_config
         from genoteam.sandbox.factory import resolve_backend
 
-        resolve_backend(args.sandbox or "auto", model_code=not load_team_config().all_offline())
+        resolve_backend(sandbox, model_code=not load_team_config().all_offline())
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -114,15 +117,19 @@ def _run(args: argparse.Namespace) -> int:
     from genoteam.batch.plan import BatchOptions
     from genoteam.batch.runner import run_batch
     from genoteam.batch.summary import complete_without_failure, format_summary
+    from genoteam.pipeline.api import EngineOptions
 
     check_cluster(args.cluster)
-    _preflight(args)
+    engine_options = EngineOptions.from_env()  # read here, where the command starts; the flags win
+    sandbox = args.sandbox or engine_options.sandbox
+    _preflight(args, sandbox)
     options = BatchOptions(
         engine=args.engine,
         method=args.method,
         select_by=args.select_by,
         genotex_version=args.genotex_version,
-        sandbox=args.sandbox,
+        sandbox=sandbox,
+        sandbox_image=engine_options.sandbox_image,
     )
     executor = make_executor(args.cluster, args.max_parallel, lambda message: print(message, file=sys.stderr))
     bar = ProgressBar()

@@ -34,7 +34,7 @@ from genoteam.data.catalogue import CohortCatalogue
 from genoteam.evaluation.harness import Question, load_task_info, task_questions
 from genoteam.evaluation.metrics import question_category
 from genoteam.pipeline.admission import BASE_BYTES, estimate_cohort
-from genoteam.pipeline.api import TRAIT_PATTERN, AnalysisRequest
+from genoteam.pipeline.api import TRAIT_PATTERN, AnalysisRequest, EngineOptions
 from genoteam.pipeline.cohorts import entities_for, plan_cohorts
 from genoteam.pipeline.fingerprint import code_inputs, content_key, folders_fingerprint
 from genoteam.toolkit.errors import GenoteamError
@@ -51,7 +51,10 @@ class BatchOptions:
     select_by: str = "cv"
     symbol_policy: str = "analyst"
     genotex_version: str | None = None
-    sandbox: str | None = None  # team: auto | docker | local (not part of any key: same code, same answer)
+    # where code runs and which image (pipeline.api.EngineOptions, read once where the batch starts);
+    # not part of any key: the same code gives the same answer wherever it runs
+    sandbox: str = "auto"
+    sandbox_image: str | None = None
 
     def request_fields(self) -> dict[str, Any]:
         request = AnalysisRequest(
@@ -168,8 +171,9 @@ def build_plan(
         "batch_dir": str(batch_dir),
         "input_dir": str(input_dir),
         "engine": options.engine,
-        "task_info": str(task_info_path),
-        "sandbox": options.sandbox,
+        "engine_options": EngineOptions(
+            sandbox=options.sandbox, sandbox_image=options.sandbox_image, task_info=str(task_info_path)
+        ).model_dump(),
     }
     plan = BatchPlan(tasks=[], questions=[])
     cohorts_of: dict[str, list[BatchTask]] = {}

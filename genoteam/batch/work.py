@@ -26,7 +26,13 @@ from typing import Any
 
 from genoteam.batch.executor import BatchTask, TaskOutcome, TaskStatus
 from genoteam.batch.folder import BatchFolder
-from genoteam.pipeline.api import AnalysisRequest, AnalysisResult, CohortOutcome
+from genoteam.pipeline.api import (
+    AnalysisRequest,
+    AnalysisResult,
+    CohortOutcome,
+    EngineOptions,
+    engine_keywords,
+)
 from genoteam.pipeline.results import unusable_reasons
 from genoteam.sandbox import hostfs
 from genoteam.toolkit.cohort_info import restore_cohort_record, update_cohort_info
@@ -79,20 +85,18 @@ def _fresh(folder: Path) -> Path:
 
 
 def _engine_run(payload: dict[str, Any], request: AnalysisRequest, work: Path, stage: str) -> AnalysisResult:
-    """The payload's engine, one stage, on `request`, writing into `work`."""
-    input_dir = Path(payload["input_dir"])
-    task_info = Path(payload["task_info"]) if payload.get("task_info") else None
+    """The payload's engine, one stage, on `request`, writing into `work`, with the engine options
+    the batch was started with (pipeline.api.EngineOptions: read once by the CLI, carried here)."""
     if payload["engine"] == "reference":
-        from genoteam.pipeline.reference import run_reference
-
-        return run_reference(request, input_dir, work, None, task_info_path=task_info, stage=stage)
-    if payload["engine"] == "team":
-        from genoteam.agents.engine import run_team
-
-        return run_team(
-            request, input_dir, work, None, sandbox=payload.get("sandbox"), task_info=task_info, stage=stage
-        )
-    raise GenoteamError(f"unknown engine {payload['engine']!r}", "use --engine reference or team")
+        from genoteam.pipeline.reference import run_reference as engine
+    elif payload["engine"] == "team":
+        from genoteam.agents.engine import run_team as engine
+    else:
+        raise GenoteamError(f"unknown engine {payload['engine']!r}", "use --engine reference or team")
+    options = EngineOptions.model_validate(payload["engine_options"])
+    return engine(
+        request, Path(payload["input_dir"]), work, None, stage=stage, **engine_keywords(engine, options)
+    )
 
 
 def _sandbox_node(work: Path) -> str:
