@@ -34,7 +34,9 @@ from genoteam.server.params import (
     Method,
     Offset,
     Query,
+    Questions,
     StateFilter,
+    TaskFile,
     TopK,
     Trait,
     WaitSeconds,
@@ -64,7 +66,7 @@ INSTRUCTIONS = (
     "Start with list_traits/list_cohorts, then analyze_trait. Jobs take minutes: a call waits "
     "up to wait_seconds and returns the job; poll get_job, then read get_result."
 )
-JOB_TOOLS = ("analyze_trait", "preprocess_cohort", "find_significant_genes")
+JOB_TOOLS = ("analyze_trait", "preprocess_cohort", "find_significant_genes", "analyze_batch")
 # `--tools analysis`: what a model needs to answer a question, nothing for managing the workspace
 ANALYSIS_TOOLS = frozenset({"list_traits", "list_cohorts", "analyze_trait", "get_job", "get_result"})
 # title, then when to use the tool and what to call next (clients show the title; models read both)
@@ -95,6 +97,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Run the statistics only",
         "Use after preprocess_cohort, to test genes on cohorts already preprocessed in this "
         "workspace. Next: get_job, then get_result.",
+    ),
+    "analyze_batch": (
+        "Answer many questions",
+        "Use for many questions: a GenoTEX task file or TRAIT[:CONDITION] items, as one job with "
+        "progress per cohort. Next: get_job, then get_result (a row per question).",
     ),
     "get_job": (
         "Job state",
@@ -343,6 +350,20 @@ def build_server(config: ServerConfig) -> MCPServer:
         force: Force = False,
     ) -> Annotated[CallToolResult, SubmitView]:
         return await submit("statistics", trait, condition, cohorts, method, wait_seconds, ctx, force=force)
+
+    @tool("analyze_batch", STARTS_JOB)
+    @tool_errors
+    async def analyze_batch(
+        ctx: Context,
+        task_file: TaskFile = "",
+        questions: Questions = None,
+        method: Method = "moderated-t",
+        wait_seconds: WaitSeconds = default_wait,
+        force: Force = False,
+    ) -> Annotated[CallToolResult, SubmitView]:
+        report = progress_reporter(ctx) if ctx is not None else None
+        view = await service.submit_batch(task_file or None, questions, method, wait_seconds, report, force)
+        return job_reply(service, view)
 
     @tool("get_job", READ_ONLY)
     @tool_errors

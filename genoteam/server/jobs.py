@@ -11,6 +11,8 @@ Folder of one job:
     result.json   the AnalysisResult, with output_dir relative to the job folder
     output/       the engine's output (GenoTEX layout, report, provenance)
     worker.log    the worker's stdout and stderr
+A batch job (kind "batch", server/batch_jobs.py) also holds task_info.json (its task file) and
+batch/ (genoteam.batch's folder: plan, task states, summary.json), and writes no result.json.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from genoteam.sandbox import lifecycle
 from genoteam.server.params import JOB_ID_PATTERN, JobState
 from genoteam.toolkit.errors import GenoteamError
 
-JobKind = Literal["analyze", "preprocess", "statistics"]
+JobKind = Literal["analyze", "preprocess", "statistics", "batch"]
 TERMINAL: frozenset[str] = frozenset({"complete", "failed", "cancelled", "interrupted"})
 RERUN: frozenset[str] = frozenset({"failed", "cancelled", "interrupted"})  # asked again: started again
 RemoveContainers = Callable[[str, int | None, int | None], str]  # (job id, pid, pid start) -> note
@@ -47,6 +49,17 @@ SPAWN_GRACE_S = 30.0  # a worker that has not written its pid by then never star
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class BatchSpec(BaseModel):
+    """What a batch job answers (server/batch_jobs.py): its task file and which of its questions."""
+
+    task_sha256: str  # of the task file's JSON, keys sorted (however it was written)
+    questions: str | None = None  # the filter of genoteam.batch (TRAIT or TRAIT:CONDITION items)
+    n_questions: int
+    traits: list[str]  # the traits asked about, in task-file order
+    source: str  # how the task file was given: a path in the input folder, its content, or questions
+    batch_engine: Literal["reference", "team"]
 
 
 class JobSpec(BaseModel):
@@ -62,6 +75,7 @@ class JobSpec(BaseModel):
     depends_on: dict[str, str] = {}
     # how the engine runs it (sandbox, image, task file): the server's, at the latest submit
     options: EngineOptions = EngineOptions()
+    batch: BatchSpec | None = None  # kind "batch" only
 
 
 class JobStatus(BaseModel):
@@ -267,6 +281,9 @@ class JobStore:
         force: bool = False,
         remove_containers: RemoveContainers | None = None,
         options: EngineOptions | None = None,
+        batch: BatchSpec | None = None,
+        files: dict[str, bytes] | None = None,
+        depends_on: dict[str, str] | None = None,
     ) -> tuple[JobRecord, bool]:
         """The job for this request: the existing one (same key), or a new one started now.
 
@@ -276,10 +293,13 @@ class JobStore:
         again in the same folder (attempt + 1); a queued, running or complete one is returned,
         unless `force`: then a running one is stopped and every one is started again.
         `options` go into the spec of every attempt started (not part of the key).
+        A batch job passes its `batch` spec, the `files` it reads (its task file) and what it
+        `depends_on`; started again, it keeps its batch folder (finished tasks are not redone)
+        unless forced.
         """
         options = options or EngineOptions()
         request = normalise_request(request)
-        depends_on = answer_inputs(request, input_dir)
+        depends_on = answer_inputs(request, input_dir) if depends_on is None else depends_on
         digest = request_hash(kind, request, engine, str(input_dir), depends_on)
         job_id = f"job-{digest[:16]}"
         job_dir = self.jobs_dir / job_id
@@ -303,6 +323,7 @@ class JobStore:
                     request_hash=digest,
                     depends_on=depends_on,
                     options=options,
+                    batch=batch,
                 )
                 write_json_atomic(job_dir / "job.json", spec.model_dump(mode="json"))
             else:
@@ -311,6 +332,10 @@ class JobStore:
                 for stale in ("result.json", "cancel.requested"):
                     (job_dir / stale).unlink(missing_ok=True)
                 shutil.rmtree(job_dir / "output", ignore_errors=True)
+                if force:
+                    shutil.rmtree(job_dir / "batch", ignore_errors=True)
+            for name, data in (files or {}).items():
+                (job_dir / name).write_bytes(data)
             status = JobStatus(
                 attempt=attempt, message="waiting for a worker", spawned_at=time.time(), updated_at=now_iso()
             )

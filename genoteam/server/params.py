@@ -45,7 +45,7 @@ CohortId = Annotated[
     ),
 ]
 Cohorts = Annotated[
-    list[CohortId] | None,
+    list[Annotated[str, Field(pattern=COHORT_PATTERN)]] | None,  # the list says what the items are
     Field(max_length=50, description="Optional: restrict to these cohorts (see list_cohorts)"),
 ]
 _METHODS = AnalysisRequest.model_fields["method"].annotation  # the engines' own list of methods
@@ -64,11 +64,21 @@ JobId = Annotated[
 ]
 WaitSeconds = Annotated[
     float,
-    Field(
-        ge=0, le=MAX_WAIT_S, description=f"Seconds to wait for completion before returning (0-{MAX_WAIT_S:g})"
-    ),
+    Field(ge=0, le=MAX_WAIT_S, description=f"Seconds to wait for the job to end (0-{MAX_WAIT_S:g})"),
 ]
 Force = Annotated[bool, Field(description="Re-run even if this request has a job")]
+# analyze_batch: a task file (a path in the input folder, or its JSON) and/or TRAIT[:CONDITION] items
+TaskFile = Annotated[  # plain str: the SDK would parse a JSON text given for `str | None` into a dict
+    str,
+    Field(max_length=8_000_000, description="GenoTEX task file: a path in the input folder, or its JSON"),
+]
+QUESTION_PATTERN = r"^[A-Za-z0-9_' *?:\-]{1,201}$"  # names are checked by server.names / the batch filter
+Questions = Annotated[
+    list[Annotated[str, Field(pattern=QUESTION_PATTERN)]] | None,
+    Field(
+        max_length=5000, description="TRAIT or TRAIT:CONDITION items; with task_file a filter (* ? allowed)"
+    ),
+]
 TopK = Annotated[int, Field(ge=1, le=500, description="Genes per page (1-500)")]
 Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Index of the first item to return")]
 Limit = Annotated[int, Field(ge=1, le=200, description="Items per page (1-200)")]

@@ -43,9 +43,10 @@ def shallow(schema: dict[str, Any]) -> dict[str, Any]:
     """An output schema down to its top level: nested models become plain objects.
 
     Why: a model reads the text content, a program reads the structured content, and the nested
-    item shapes (genes, cohorts) are documented in docs/server.md; listing them for every tool
-    would double the tool list. Top-level fields keep their types and descriptions; `required` is
-    left out (every field is always present in what the server sends)."""
+    item shapes (genes, cohorts) and what each field means are documented in docs/server.md;
+    listing them for every tool would double the tool list. Top-level fields keep their types;
+    descriptions, defaults and `required` are left out (every field is always present in what the server
+    sends; the output models' own descriptions stay in the code and the docs)."""
 
     def flat(value: Any) -> Any:
         if isinstance(value, list):
@@ -53,11 +54,8 @@ def shallow(schema: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, dict):
             return value
         if "$ref" in value:
-            return {
-                "type": "object",
-                **({"description": value["description"]} if "description" in value else {}),
-            }
-        return {k: flat(v) for k, v in value.items()}
+            return {"type": "object"}
+        return {k: flat(v) for k, v in value.items() if k not in ("description", "default")}
 
     out = {k: v for k, v in schema.items() if k not in {"$defs", "required"}}
     out["properties"] = {name: flat(prop) for name, prop in schema.get("properties", {}).items()}

@@ -19,9 +19,10 @@ import anyio
 from genoteam.pipeline.api import AnalysisRequest, AnalysisResult
 from genoteam.pipeline.cohorts import entities_for
 from genoteam.server import catalog, engines, names
+from genoteam.server.batch_jobs import batch_page, prepare_batch, read_summary
 from genoteam.server.config import ServerConfig
 from genoteam.server.explain import explain, read_record
-from genoteam.server.jobs import TERMINAL, JobKind, JobStore
+from genoteam.server.jobs import TERMINAL, JobKind, JobRecord, JobStore
 from genoteam.server.scrub import Scrubber
 from genoteam.server.views import (
     CancelView,
@@ -204,6 +205,38 @@ class Service:
         view = await self.wait(record.job_id, wait_s, progress)
         return SubmitView(**view.model_dump(), started_now=started, understood=understood or [])
 
+    async def submit_batch(
+        self,
+        task_file: str | None,
+        questions: list[str] | None,
+        method: str,
+        wait_s: float,
+        progress: ProgressFn | None,
+        force: bool = False,
+    ) -> SubmitView:
+        """A batch job (server/batch_jobs.py): checked here, so a bad task file fails the call, not a job."""
+        input_dir, name = self.input_dir(), self.engine_name()
+        prepared = await anyio.to_thread.run_sync(
+            lambda: prepare_batch(input_dir, task_file, questions, method, name)
+        )
+        target = engines.resolve_target(name)
+        record, started = await anyio.to_thread.run_sync(
+            lambda: self.store.submit(
+                "batch",
+                prepared.request,
+                name,
+                target,
+                input_dir,
+                force=force,
+                remove_containers=remove_job_containers,
+                batch=prepared.spec,
+                files={"task_info.json": prepared.content},
+                depends_on=prepared.depends_on,
+            )
+        )
+        view = await self.wait(record.job_id, wait_s, progress)
+        return SubmitView(**view.model_dump(), started_now=started)
+
     async def wait(self, job_id: str, wait_s: float, progress: ProgressFn | None) -> JobView:
         """Wait up to `wait_s` for the job to end, reporting each change of progress."""
         deadline = time.monotonic() + wait_s
@@ -235,6 +268,8 @@ class Service:
 
     def result(self, job_id: str, top_k: int, offset: int) -> ResultPage:
         record = self.store.get(job_id)
+        if record.spec.batch is not None:
+            return self._batch_result(record, top_k, offset)
         result = self.store.read_result(job_id)
         if result is None:
             view = job_view(record, self.scrub)
@@ -254,8 +289,44 @@ class Service:
         explanation = explain(job_id, result, read_record(output_dir, result), known, top)
         return result_page(job_id, result, top_k, offset, self.scrub, explanation)
 
+    def _batch_result(self, record: JobRecord, top_k: int, offset: int) -> ResultPage:
+        """A batch's page: its counts and `top_k` questions from `offset` (one row each)."""
+        view = job_view(record, self.scrub)
+        summary = read_summary(self.store.job_dir(record.job_id)) if view.state == "complete" else None
+        if summary is None or record.spec.batch is None:
+            raise GenoteamError(
+                f"job {record.job_id} has no result: it is {view.state}"
+                + (f" ({view.error})" if view.error else ""),
+                view.next_step,
+            )
+        page = self.scrub.data(batch_page(summary, record.spec.batch, offset, top_k))
+        return ResultPage(
+            job_id=record.job_id,
+            status=record.status.result_status or "complete",
+            partial=record.status.result_status != "complete",
+            method=record.spec.request.method,
+            trait=view.trait,
+            condition=None,
+            selected_cohorts=[],
+            cohorts=[],
+            total_genes=0,
+            offset=offset,
+            next_offset=page["next_offset"],
+            genes=[],
+            message=view.message,
+            sandbox="none" if record.spec.batch.batch_engine == "reference" else "docker",
+            resources=view.resources,
+            batch=page,
+        )
+
     # ---- resources -------------------------------------------------------------------------
     def _finished(self, job_id: str) -> tuple[Path, AnalysisResult]:
+        if self.store.get(job_id).spec.batch is not None:
+            raise GenoteamError(
+                f"job {job_id} is a batch: its answers are per question, with no single genes list, plot or "
+                "provenance",
+                f"read get_result(job_id='{job_id}') (one row per question) or genoteam://jobs/{job_id}/report",
+            )
         self.result(job_id, 1, 0)  # the same clear error when there is no result yet
         result = self.store.read_result(job_id)
         if result is None:  # removed between the two reads (a resubmitted job): say so
@@ -335,7 +406,11 @@ class Service:
         )
 
     def report(self, job_id: str) -> str:
-        """The engine's report.md when it wrote one, else a report built from the result."""
+        """The engine's report.md when it wrote one, else a report built from the result (a
+        batch: its counts and every question, one line each)."""
+        if self.store.get(job_id).spec.batch is not None:
+            page = self.result(job_id, 1_000_000, 0)
+            return f"# Batch {job_id}\n\n" + "\n".join(result_text(page).split("\n")[:]) + "\n"
         output_dir, _ = self._finished(job_id)
         written = output_dir / "report.md"
         if written.is_file():

@@ -19,6 +19,7 @@ from genoteam.toolkit.errors import GenoteamError
 
 EXPECTED_TOOLS = {
     "analyze_trait",
+    "analyze_batch",
     "preprocess_cohort",
     "find_significant_genes",
     "get_job",

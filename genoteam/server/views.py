@@ -14,6 +14,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from genoteam.pipeline.api import AnalysisResult, CohortOutcome, GeneHit
+from genoteam.server.batch_jobs import batch_label, batch_lines
 from genoteam.server.catalog import CohortInfo, TraitInfo
 from genoteam.server.explain import Explanation
 from genoteam.server.jobs import JobRecord
@@ -82,6 +83,7 @@ class ResultPage(Compact):
         default_factory=list, description="Cohorts found by search, with reasons"
     )
     explanation: Explanation | None = None
+    batch: dict[str, Any] | None = Field(None, description="A batch job: counts and a page of its questions")
 
 
 class TraitList(Compact):
@@ -164,7 +166,7 @@ def job_view(record: JobRecord, scrub: Scrubber) -> JobView:
         state=status.state,
         progress=round(status.progress, 4),
         message=scrub(status.message) or "",
-        trait=spec.request.trait,
+        trait=batch_label(spec.batch) if spec.batch else spec.request.trait,
         condition=spec.request.condition,
         cohorts=spec.request.cohorts,
         method=spec.request.method,
@@ -176,7 +178,9 @@ def job_view(record: JobRecord, scrub: Scrubber) -> JobView:
         result_status=status.result_status,
         error=scrub(status.error),
         hint=scrub(status.hint),
-        resources=resource_uris(spec.job_id) if status.state == "complete" else [],
+        resources=(
+            resource_uris(spec.job_id)[: 1 if spec.batch else None] if status.state == "complete" else []
+        ),
         next_step=next_step,
     )
 
@@ -259,10 +263,20 @@ STATUS_WORDS = {
     "preprocessed": "preprocessing only (no statistics were asked for)",
     "failed": "failed",
 }
+BATCH_STATUS_WORDS = {
+    "complete": "complete: every question answered or known to lack data",
+    "partial": "PARTIAL: some tasks failed (their reasons below); the other questions stand",
+    "failed": "failed: no question has an answer",
+}
 
 
 def result_text(page: ResultPage) -> str:
     """The page as a model reads it: the question, the model, genes with meaning, cohorts, caveats."""
+    if page.batch is not None:
+        more = page.batch["next_offset"]
+        tail = [f"More: get_result(job_id='{page.job_id}', offset={more})."] if more is not None else []
+        head = f"Result of {page.job_id}: {BATCH_STATUS_WORDS.get(page.status, page.status)}."
+        return "\n".join([head, *batch_lines(page.batch), *tail])
     ex = page.explanation
     lines = [
         f"Result of {page.job_id}: {STATUS_WORDS.get(page.status, page.status)}; "

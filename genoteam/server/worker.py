@@ -319,6 +319,8 @@ def run_job(job_dir: Path, max_workers: int) -> int:
     try:
         status.update(state="running", started_at=now_iso(), message="started", progress=0.0)
         log_line(f"job {spec.job_id} ({spec.kind}) on engine {spec.engine}; deadline {limit:g} s")
+        if spec.kind == "batch":
+            return run_batch_kind(spec, job_dir, status, max_workers)
         try:
             result = run_engine(spec, job_dir, status)
             result = result.model_copy(update={"output_dir": "output"})
@@ -351,6 +353,36 @@ def run_job(job_dir: Path, max_workers: int) -> int:
         return 0
     finally:
         slot.close()
+
+
+def run_batch_kind(spec: JobSpec, job_dir: Path, status: StatusWriter, max_workers: int) -> int:
+    """A batch job (server/batch_jobs.py): its summary decides the state; no result.json."""
+    from genoteam.server.batch_jobs import batch_outcome, run_batch_job
+
+    def report(fraction: float, message: str) -> None:
+        status.update(force=False, progress=max(0.0, min(1.0, fraction)), message=message[:300])
+
+    try:
+        summary = run_batch_job(spec, job_dir, max_workers, report, log_line)
+    except Exception as error:  # the batch could not run: failed, with the reason
+        log_line(f"job {spec.job_id} failed", with_traceback=True)
+        status.finish(state="failed", finished_at=now_iso(), **failure_fields(error, job_dir))
+        return 1
+    state, result_status, message = batch_outcome(summary)
+    failed = state == "failed"
+    status.finish(
+        state=state,
+        progress=1.0,
+        message=message,
+        result_status=result_status,
+        error=message if failed else None,
+        hint="get_result gives each question's reason; fix the cause and ask again (what finished is kept)"
+        if failed
+        else None,
+        finished_at=now_iso(),
+    )
+    log_line(f"job {spec.job_id} finished: {state} ({message})")
+    return 1 if failed else 0
 
 
 def failure_fields(error: Exception, job_dir: Path) -> dict[str, str | None]:

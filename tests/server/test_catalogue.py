@@ -4,8 +4,9 @@ Budget: the whole tools/list answer (names, titles, descriptions, input and outp
 the mcp 2.x client receives it) stays under 16,000 bytes, about 4,000 tokens. Why that number:
 clients send the list with every model request, so it is paid on each turn; 4k tokens is ~2% of a
 200k-token context, the size BioMCP-style servers budget for a handful of tools, and it leaves
-~7% headroom over today's list (~14.9 kB) so growth is a decision, not an accident. The analysis-only
-set (`--tools analysis`, five tools) is budgeted at 9,500 bytes (today ~8.5 kB).
+~2% headroom over today's list (~15.7 kB with analyze_batch, after the output schemas lost their
+descriptions) so growth is a decision, not an accident. The analysis-only set (`--tools analysis`,
+five tools) is budgeted at 9,500 bytes (today ~8.2 kB).
 """
 
 from __future__ import annotations
