@@ -10,8 +10,8 @@ The task file comes three ways: a path inside the server's input folder (anythin
 outside it, links included, is refused), the file's JSON content, or a list of questions
 (TRAIT or TRAIT:CONDITION, names as people type them, mapped to canonical names). With a task
 file the list is a filter (genoteam.batch's, wildcards allowed). Questions without a task file
-take their known genes from the server's GENOTEAM_TASK_INFO when set (two-step questions need
-them), else none: such a question says so in its reason.
+take their known genes from the server's task file when it has one (serve's engine options,
+GENOTEAM_TASK_INFO; two-step questions need them), else none: such a question says so.
 """
 
 from __future__ import annotations
@@ -81,9 +81,11 @@ _PATH_HINT = (
 )
 
 
-def task_from_questions(items: list[str], input_dir: Path) -> tuple[dict[str, Any], str]:
+def task_from_questions(
+    items: list[str], input_dir: Path, known_genes_file: str | None = None
+) -> tuple[dict[str, Any], str]:
     """A task file for listed questions, and the filter that keeps exactly those questions."""
-    known = _server_task_info()
+    known = _known_genes(known_genes_file)
     task: dict[str, dict[str, Any]] = {}
     wanted = []
     for item in items:
@@ -116,22 +118,27 @@ def task_from_questions(items: list[str], input_dir: Path) -> tuple[dict[str, An
     return task, ",".join(dict.fromkeys(wanted))
 
 
-def _server_task_info() -> dict[str, Any]:
-    """The server's known-gene file (GENOTEAM_TASK_INFO, as the engines read it), or {}."""
-    path = os.environ.get("GENOTEAM_TASK_INFO")
+def _known_genes(path: str | None) -> dict[str, Any]:
+    """The server's own task file (its known genes), or {} when it has none."""
     if not path:
         return {}
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
         raise GenoteamError(
-            f"the server's GENOTEAM_TASK_INFO cannot be read ({error})", "fix the file or unset it"
+            f"the server's task file (GENOTEAM_TASK_INFO) cannot be read ({type(error).__name__})",
+            "fix the file or unset it",
         ) from None
     return data if isinstance(data, dict) else {}
 
 
 def prepare_batch(
-    input_dir: Path, task_file: str | None, questions: list[str] | None, method: str, engine: str
+    input_dir: Path,
+    task_file: str | None,
+    questions: list[str] | None,
+    method: str,
+    engine: str,
+    known_genes_file: str | None = None,
 ) -> PreparedBatch:
     """Check a batch request before any job exists: the task file's shape, the filter, the names."""
     from genoteam.batch.plan import read_questions  # the batch's own reader: one set of rules
@@ -145,7 +152,7 @@ def prepare_batch(
         content, source = read_task_file(task_file, input_dir)
         spec = ",".join(questions) if questions else None
     elif questions:
-        task, spec = task_from_questions(questions, input_dir)
+        task, spec = task_from_questions(questions, input_dir, known_genes_file)
         content, source = json.dumps(task, indent=1).encode(), "questions"
     else:
         raise GenoteamError("analyze_batch needs task_file or questions", _PATH_HINT)
@@ -202,7 +209,9 @@ def run_batch_job(spec: JobSpec, job_dir: Path, max_parallel: int, report: Any, 
 
     assert spec.batch is not None
     task_info, input_dir, folder = job_dir / TASK_FILE, Path(spec.input_dir), job_dir / BATCH_DIR
-    options = BatchOptions(engine=spec.batch.batch_engine, method=spec.request.method)
+    options = BatchOptions(
+        engine=spec.batch.batch_engine, method=spec.request.method, sandbox=spec.options.sandbox
+    )
     resume = (folder / "plan.json").is_file()
     plan = build_plan(task_info, input_dir, folder, options, spec.batch.questions)  # the totals to count
     pending = {t.key for t in to_run(plan, BatchFolder(folder))} if resume else {t.key for t in plan.tasks}

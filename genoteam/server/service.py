@@ -216,8 +216,9 @@ class Service:
     ) -> SubmitView:
         """A batch job (server/batch_jobs.py): checked here, so a bad task file fails the call, not a job."""
         input_dir, name = self.input_dir(), self.engine_name()
+        options = self.config.engine_options
         prepared = await anyio.to_thread.run_sync(
-            lambda: prepare_batch(input_dir, task_file, questions, method, name)
+            lambda: prepare_batch(input_dir, task_file, questions, method, name, options.task_info)
         )
         target = engines.resolve_target(name)
         record, started = await anyio.to_thread.run_sync(
@@ -229,6 +230,7 @@ class Service:
                 input_dir,
                 force=force,
                 remove_containers=remove_job_containers,
+                options=options,
                 batch=prepared.spec,
                 files={"task_info.json": prepared.content},
                 depends_on=prepared.depends_on,
