@@ -91,6 +91,9 @@ class ProgressBar:
             self.bar.update(1)
             if event.outcome.status == "failed":
                 self.bar.write(f"failed: {task.label}: {event.outcome.reason[:300]}", file=sys.stderr)
+        elif event.kind == "rescheduled":
+            where = f" on node {event.node}" if event.node else ""
+            self.bar.write(f"rescheduled: {task.label}: lost{where} ({event.reason[:300]})", file=sys.stderr)
         self.bar.set_description_str(
             f"batch: done {counts.done} · running {len(counts.running)} · failed {counts.failed}",
             refresh=True,

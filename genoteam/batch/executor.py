@@ -11,6 +11,8 @@ Contract every Executor keeps (the batch runner relies on it):
 - `on_event` is called in the process that called `run`, never concurrently.
 - One task's crash (an exception, a dead worker, a lost node) becomes that task's "failed"
   outcome with the reason; `run` raises only when the executor itself cannot work.
+- A task whose running attempt was lost (its worker or node died) and that will be started again
+  gets a "rescheduled" event first (node: where it was lost, reason: why), then "started" again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Literal, Protocol
 
 TaskKind = Literal["cohort", "question"]
 TaskStatus = Literal["done", "insufficient_data", "failed"]
-EventKind = Literal["started", "finished"]
+EventKind = Literal["started", "finished", "rescheduled"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,10 @@ class TaskOutcome:
 class TaskEvent:
     key: str
     kind: EventKind
-    node: str = ""
+    node: str = ""  # "rescheduled": the node the task was lost with
     outcome: TaskOutcome | None = None  # set for "finished"
     at: float = field(default_factory=time.time)
+    reason: str = ""  # "rescheduled": why the running attempt was lost (it will start again)
 
 
 EventCallback = Callable[[TaskEvent], None]

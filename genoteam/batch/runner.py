@@ -131,6 +131,7 @@ def run_batch(
             counts.to_run_by_kind[task.kind] = counts.to_run_by_kind.get(task.kind, 0) + 1
         attempts = {t.key: int((folder.read_state(t.key) or {}).get("attempts", 0)) for t in tasks}
         wall = time.monotonic()
+        lost: dict[str, list[dict[str, str]]] = {}  # attempts lost with their worker or node
 
         def on_event(event: TaskEvent) -> None:
             task = by_key[event.key]
@@ -146,7 +147,17 @@ def run_batch(
                         "node": event.node,
                         "attempts": attempts[event.key],
                         "started_at": now_iso(),
+                        "lost": lost.get(event.key, []),
                     },
+                )
+            elif event.kind == "rescheduled":
+                counts.running.discard(event.key)
+                lost.setdefault(event.key, []).append(
+                    {"node": event.node, "reason": event.reason, "at": now_iso()}
+                )
+                previous = folder.read_state(event.key) or {}
+                folder.write_state(
+                    event.key, {**previous, **base, "status": "rescheduled", "lost": lost[event.key]}
                 )
             else:
                 outcome = event.outcome
@@ -169,6 +180,7 @@ def run_batch(
                         "attempts": attempts[event.key],
                         "started_at": previous.get("started_at"),
                         "finished_at": now_iso(),
+                        "lost": lost.get(event.key, []),
                         "detail": outcome.detail,
                     },
                 )

@@ -34,19 +34,18 @@ from genoteam.pipeline.api import (
     engine_keywords,
 )
 from genoteam.pipeline.results import unusable_reasons
-from genoteam.sandbox import hostfs
+from genoteam.sandbox import hostfs, lifecycle
 from genoteam.toolkit.cohort_info import restore_cohort_record, update_cohort_info
 from genoteam.toolkit.errors import GenoteamError
 from genoteam.toolkit.layout import OutputLayout, atomic_write_bytes, atomic_write_json
 
-NODE_ENV = "GENOTEAM_NODE_ID"  # the node a task runs on, for the code that starts its sandbox
 ANSWERED = ("complete", "partial")
 
 
 def run_task(task: BatchTask, node: str) -> TaskOutcome:
     """Run `task` here; any failure becomes a failed outcome that says what went wrong."""
     started = time.monotonic()
-    os.environ[NODE_ENV] = node
+    os.environ[lifecycle.NODE_ENV] = node  # the code that starts the task's sandboxes records it
     try:
         if task.kind == "cohort":
             status, reason, detail = run_cohort(task)

@@ -197,7 +197,7 @@ class DockerSession(KernelSession):
         self._started_at = datetime.datetime.now(datetime.UTC).isoformat()
         created = self.client.api.create_container(
             name=name,
-            labels=lifecycle.labels_for(self.spec.job_id, self.session_id, self.spec.task_id),
+            labels=lifecycle.labels_for(self.spec.job_id, self.session_id, self.spec.task_id, self.node),
             host_config=self.client.api.create_host_config(**host),
             **create,
         )

@@ -7,6 +7,10 @@ close on normal exit (atexit) and on SIGTERM/SIGHUP. A process killed with SIGKI
 up, so the next process that opens a Docker session, and every server at start, removes
 containers whose owner is gone (`remove_leftovers`); `cancel_job` removes a job's containers
 (`remove_job_containers`).
+
+On a cluster, the node a process runs on is named by GENOTEAM_NODE_ID (the batch's executor sets
+it before a task runs): every container started there carries it as the label genoteam.node,
+and the session's start record says it, so a batch can show where each sandbox was started.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ LABEL_OWNER = "genoteam.owner"
 LABEL_JOB = "genoteam.job"
 LABEL_SESSION = "genoteam.session"
 LABEL_TASK = "genoteam.task"
+LABEL_NODE = "genoteam.node"
+NODE_ENV = "GENOTEAM_NODE_ID"  # the cluster node this process runs on ("" when none names one)
 
 
 class Closable(Protocol):
@@ -125,14 +131,22 @@ def stop_group(pid: int, start_time: int | None, grace_s: float = 5.0) -> bool:
     return True
 
 
-def labels_for(job_id: str, session_id: str, task_id: str) -> dict[str, str]:
-    return {
+def current_node() -> str:
+    """The cluster node this process runs on, as its executor named it; "" outside a cluster."""
+    return os.environ.get(NODE_ENV, "")
+
+
+def labels_for(job_id: str, session_id: str, task_id: str, node: str = "") -> dict[str, str]:
+    labels = {
         LABEL_SANDBOX: "1",
         LABEL_OWNER: owner_id(),
         LABEL_JOB: job_id,
         LABEL_SESSION: session_id,
         LABEL_TASK: task_id,
     }
+    if node:
+        labels[LABEL_NODE] = node
+    return labels
 
 
 def remove_leftovers(client: Any) -> list[str]:

@@ -16,6 +16,20 @@ from pathlib import Path
 from genoteam.toolkit.errors import GenoteamError
 
 DEFAULT_POOL_SIZE = 4
+SIZE_ENV = "GENOTEAM_SANDBOX_POOL_SIZE"
+SLOTS_DIR_ENV = "GENOTEAM_SANDBOX_SLOTS_DIR"
+
+
+def default_slots_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"genoteam-sandbox-slots-{os.getuid()}"
+
+
+def node_pool_env(node: str, cpus: float) -> dict[str, str]:
+    """The environment that gives every process of a cluster node one pool of its own: as many
+    slots as the node has CPUs, in a slot folder named after the node (two nodes on one machine,
+    as in a loopback cluster, never share slots)."""
+    safe = "".join(ch for ch in node if ch.isalnum())[:16] or "node"
+    return {SIZE_ENV: str(max(1, int(cpus))), SLOTS_DIR_ENV: f"{default_slots_dir()}-node-{safe}"}
 
 
 class Slot:
@@ -36,16 +50,13 @@ class SessionPool:
     def __init__(
         self, size: int | None = None, directory: Path | None = None, wait_s: float | None = None
     ) -> None:
-        self.size = int(
-            size if size is not None else os.environ.get("GENOTEAM_SANDBOX_POOL_SIZE", DEFAULT_POOL_SIZE)
-        )
+        self.size = int(size if size is not None else os.environ.get(SIZE_ENV, DEFAULT_POOL_SIZE))
         if self.size < 1:
             raise GenoteamError(
                 f"sandbox pool size must be at least 1, not {self.size}",
                 "set GENOTEAM_SANDBOX_POOL_SIZE to 1 or more",
             )
-        default_dir = Path(tempfile.gettempdir()) / f"genoteam-sandbox-slots-{os.getuid()}"
-        self.directory = Path(directory or os.environ.get("GENOTEAM_SANDBOX_SLOTS_DIR", default_dir))
+        self.directory = Path(directory or os.environ.get(SLOTS_DIR_ENV, default_slots_dir()))
         self.wait_s = float(
             wait_s if wait_s is not None else os.environ.get("GENOTEAM_SANDBOX_POOL_WAIT_S", 900)
         )

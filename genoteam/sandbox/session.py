@@ -46,6 +46,9 @@ class KernelSession(ABC):
         self.kernel_info: dict[str, Any] = {}
         self.generation = 0  # how many kernels this session has started
         self._watch: QuotaWatch | None = None
+        # who starts this session's kernels: the cluster node (lifecycle.NODE_ENV) and process
+        self.node = lifecycle.current_node()
+        self.owner = lifecycle.owner_id()
 
     # ------------------------------------------------------------ backend hooks
     @abstractmethod
@@ -98,6 +101,8 @@ class KernelSession(ABC):
             "limits": dict(self.spec.limits.__dict__),
             "kernel": dict(self.kernel_info),
             "kernels_started": self.generation,
+            "node": self.node,
+            "owner": self.owner,
         }
 
     # ------------------------------------------------------------ lifecycle

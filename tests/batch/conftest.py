@@ -40,12 +40,12 @@ class Corpus:
     truth: dict[str, dict]
 
 
-def make_corpus(root: Path, genes: int = 200, samples: int = 24) -> Corpus:
-    """Generate the traits into root/input and write root/task_info.json (GenoTEX's format)."""
+def make_corpus(root: Path, genes: int = 200, samples: int = 24, traits: tuple = TRAITS) -> Corpus:
+    """Generate `traits` into root/input and write root/task_info.json (GenoTEX's format)."""
     input_dir = root / "input"
     task_info: dict[str, dict] = {}
     truth: dict[str, dict] = {}
-    for seed, (trait, code, kind, conditions, tumour_fraction) in enumerate(TRAITS, start=1):
+    for seed, (trait, code, kind, conditions, tumour_fraction) in enumerate(traits, start=1):
         scratch = root / f"gen-{code}"
         config = SynthConfig(
             n_genes=genes,

@@ -21,7 +21,7 @@ import pytest
 
 from genoteam.sandbox.api import CellStatus
 from genoteam.sandbox.docker_backend import engine_answers
-from genoteam.sandbox.lifecycle import LABEL_JOB
+from genoteam.sandbox.lifecycle import LABEL_JOB, LABEL_NODE, LABEL_OWNER, NODE_ENV
 from genoteam.toolkit.errors import GenoteamError
 from tests.prerequisites import skip_or_fail_in_ci
 
@@ -350,6 +350,22 @@ def test_sigterm_closes_the_session(docker_engine, sandbox_image_id, tmp_path):
     holder.send_signal(signal.SIGTERM)
     assert holder.wait(timeout=30) == -signal.SIGTERM
     assert _containers_of(docker_engine, job) == []
+
+
+def test_a_session_records_and_labels_the_cluster_node_that_started_it(
+    open_docker, docker_engine, monkeypatch
+):
+    """A batch task on a cluster node names the node (NODE_ENV); its sandbox's container carries it
+    as a label and the session's start record (what provenance keeps) says it, with the owner."""
+    monkeypatch.setenv(NODE_ENV, "node-7f3a")
+    session = open_docker()
+    labels = docker_engine.containers.get(session.container.id).labels
+    assert labels[LABEL_NODE] == "node-7f3a"
+    assert session.info()["node"] == "node-7f3a" and session.info()["owner"] == labels[LABEL_OWNER]
+    monkeypatch.delenv(NODE_ENV)
+    outside = open_docker()  # no cluster: no node label, an empty node in the record
+    assert LABEL_NODE not in docker_engine.containers.get(outside.container.id).labels
+    assert outside.info()["node"] == ""
 
 
 def test_sandbox_run_cli_prints_the_structured_result(sandbox_image_id, sandbox_run_cli, tmp_path):
