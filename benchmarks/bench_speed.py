@@ -8,8 +8,9 @@ and the memory admission of a 20,000 x 6,000 cohort.
 
 Every case runs in a fresh child process; wall, CPU (user + system) and peak RSS are the child's
 own from os.wait4, interpreter start and imports included. Team runs use the Docker sandbox;
-their peak memory is the largest RSS sampled every 0.2 s in the sandbox containers' cgroups
-(cgroup v1 memory.stat total_rss), beside the host process's own. See docs/benchmarks.md.
+their CPU adds the sandbox containers' own (cgroup cpuacct.usage) and their peak memory is the
+largest RSS sampled every 0.5 s in those containers' cgroups (memory.stat total_rss), beside the
+host process's own; only containers the child started count (the owner label holds its pid). See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -176,40 +177,69 @@ class Run:
     data: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     sandbox_peak_mb: float = 0.0
+    sandbox_cpu: float = 0.0
+    sandboxes: int = 0
 
     def cell(self, sandbox: bool = False) -> str:
         if self.error:
             return f"FAILED ({self.error})"
         text = f"{self.wall:.1f} s wall, {self.cpu:.1f} s CPU, {self.peak_mb:.0f} MB peak"
-        return text + (f", sandbox {self.sandbox_peak_mb:.0f} MB peak" if sandbox else "")
+        if sandbox:
+            text = (
+                f"{self.wall:.1f} s wall, {self.cpu + self.sandbox_cpu:.1f} s CPU "
+                f"(host {self.cpu:.1f} + {self.sandboxes} sandbox containers {self.sandbox_cpu:.1f}), "
+                f"peak {self.peak_mb:.0f} MB host, {self.sandbox_peak_mb:.0f} MB largest container"
+            )
+        return text
 
 
-class SandboxMemory:
-    """Largest total_rss of any docker container cgroup, sampled every 0.2 s while it runs."""
+class SandboxUsage:
+    """The sandbox containers the child started (owner label = its pid): the largest RSS any of
+    them reached (cgroup v1 memory.stat total_rss, sampled every 0.5 s) and their CPU time
+    (cpuacct.usage, last sample). Other work's containers on this machine are not counted."""
 
-    ROOT = Path("/sys/fs/cgroup/memory/docker")
+    CGROUP = Path("/sys/fs/cgroup")
 
     def __init__(self) -> None:
+        self.pid = 0
         self.peak = 0
+        self.cpu_ns: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        while not self._stop.wait(0.2):
-            for stat in self.ROOT.glob("*/memory.stat"):
-                try:
-                    fields = dict(line.split() for line in stat.read_text().splitlines())
-                except (OSError, ValueError):
+        try:
+            import docker
+
+            client = docker.from_env(timeout=10)
+        except Exception:  # no Docker here: nothing to sample (reference-only runs)
+            return
+        while not self._stop.wait(0.5):
+            try:
+                found = client.api.containers(filters={"label": "genoteam.sandbox=1"})
+            except Exception:
+                continue
+            for container in found:
+                if f"/{self.pid}/" not in container["Labels"].get("genoteam.owner", ""):
                     continue
+                ident = container["Id"]
+                try:
+                    stat = (self.CGROUP / "memory" / "docker" / ident / "memory.stat").read_text()
+                    usage = (self.CGROUP / "cpuacct" / "docker" / ident / "cpuacct.usage").read_text()
+                except OSError:
+                    continue
+                fields = dict(line.split() for line in stat.splitlines())
                 self.peak = max(self.peak, int(fields.get("total_rss", 0)))
+                self.cpu_ns[ident] = max(self.cpu_ns.get(ident, 0), int(usage))
 
-    def __enter__(self) -> SandboxMemory:
+    def start(self, pid: int) -> None:
+        self.pid = pid
         self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
 
 def run_child(
@@ -220,21 +250,26 @@ def run_child(
     command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, str(result), *args]
     environment = dict(os.environ, PYTHONPATH=str(tree), **(env or {}))
     t0 = time.perf_counter()
-    with log.open("w") as out, SandboxMemory() as sandbox:
+    sandbox = SandboxUsage()
+    with log.open("w") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
+        sandbox.start(proc.pid)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         _, status, usage = os.wait4(proc.pid, 0)
         timer.cancel()
+        sandbox.stop()
     run = Run(time.perf_counter() - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
     run.sandbox_peak_mb = sandbox.peak / 2**20
+    run.sandbox_cpu = sum(sandbox.cpu_ns.values()) / 1e9
+    run.sandboxes = len(sandbox.cpu_ns)
     code = os.waitstatus_to_exitcode(status)
     if code != 0 or not result.is_file():
         tail = log.read_text().strip().splitlines()[-1:] or ["no output"]
         run.error = f"exit {code}: {tail[0][:200]}"
     else:
         run.data = json.loads(result.read_text())
-    print(f"  {log.stem}: {run.cell()} {json.dumps(run.data)[:200]}", flush=True)
+    print(f"  {log.stem}: {run.cell(sandbox=run.sandboxes > 0)} {json.dumps(run.data)[:200]}", flush=True)
     return run
 
 
@@ -302,16 +337,32 @@ def _generate(work: Path, name: str, kind: str, samples: int, n_geo: int = 0) ->
     return folder
 
 
+def _cached_cell(work: Path, key: str, run: Run | None = None, text: str = "") -> str:
+    """Each finished run's cell is kept in WORK/synthetic-cells.json (with its time and load), so
+    the engines can be run in separate invocations and the table still shows every figure."""
+    cache = work / "synthetic-cells.json"
+    cells = json.loads(cache.read_text()) if cache.is_file() else {}
+    if run is not None:
+        stamp = time.strftime("%H:%M UTC", time.gmtime())
+        cells[key] = f"{text} [run {stamp}, load {load()}]"
+        cache.write_text(json.dumps(cells, indent=1))
+    return cells.get(key, "not run")
+
+
 def part_synthetic(work: Path, sizes: list[int], engines: list[str], timeout: float) -> list[str]:
-    lines = [
-        "### Synthetic TCGA cohorts, 20,000 genes, 12-digit values (one run each)",
-        "",
-        "| samples | reference (`run_reference`) | agent team (`run_team`, offline, Docker sandbox) |",
-        "|---|---|---|",
-    ]
+    """Per size: the pandas + numpy baseline, the reference and the team on the same cohort."""
     for n in sizes:
         folder = _generate(work, f"tcga{n}", "tcga", n)
-        cell = team_cell = "not run"
+        xena = folder / "TCGA" / f"TCGA_{TRAIT}_({CODE})"
+        if "baseline" in engines:
+            b = run_child(
+                "chol-baseline",
+                str(xena / f"TCGA.{CODE}.sampleMap_HiSeqV2_PANCAN.gz"),
+                str(xena / f"TCGA.{CODE}.sampleMap_{CODE}_clinicalMatrix"),
+                log=work / f"base{n}.log",
+                timeout=timeout,
+            )
+            _cached_cell(work, f"baseline{n}", b, b.cell() + f"; {b.data.get('genes')} genes")
         if "reference" in engines:
             ref = run_child(
                 "reference",
@@ -322,16 +373,28 @@ def part_synthetic(work: Path, sizes: list[int], engines: list[str], timeout: fl
                 log=work / f"ref{n}.log",
                 timeout=timeout,
             )
-            cell = ref.cell() + f"; {ref.data.get('status')}, {ref.data.get('genes')} genes"
+            text = ref.cell() + f"; {ref.data.get('status')}, {ref.data.get('genes')} genes"
+            _cached_cell(work, f"reference{n}", ref, text)
         if "team" in engines:
             t = run_child(
                 "team", str(folder), TRAIT, str(work / f"team{n}"), log=work / f"team{n}.log", timeout=timeout
             )
-            team_cell = t.cell(sandbox=True) + f"; {t.data.get('status')}, {t.data.get('genes')} genes"
+            text = t.cell(sandbox=True) + f"; {t.data.get('status')}, {t.data.get('genes')} genes"
             if t.data.get("status") != "complete":
-                team_cell += f" ({t.data.get('message', '')[:260]})"
-        lines.append(f"| {n:,} | {cell} | {team_cell} |")
-    return lines
+                text += f" ({t.data.get('message', '')[:260]})"
+            _cached_cell(work, f"team{n}", t, text)
+    return [
+        "### Synthetic TCGA cohorts, 20,000 genes, 12-digit values (one run each, whole processes)",
+        "",
+        "| samples | baseline: pandas + numpy + the same moderated t | reference (`run_reference`) "
+        "| agent team (`run_team`, offline, Docker sandbox; CPU includes the containers') |",
+        "|---|---|---|---|",
+        *(
+            f"| {n:,} | {_cached_cell(work, f'baseline{n}')} | {_cached_cell(work, f'reference{n}')} "
+            f"| {_cached_cell(work, f'team{n}')} |"
+            for n in sizes
+        ),
+    ]
 
 
 def part_parallel(work: Path, samples: int, timeout: float) -> list[str]:
@@ -435,7 +498,9 @@ def main() -> int:
         "--parts", nargs="+", default=["chol", "csv", "synthetic", "parallel", "genotex", "oom"]
     )
     parser.add_argument("--samples", nargs="+", type=int, default=[500, 2000, 5000])
-    parser.add_argument("--engines", nargs="+", default=["reference", "team"], help="for --parts synthetic")
+    parser.add_argument(
+        "--engines", nargs="+", default=["baseline", "reference", "team"], help="for --parts synthetic"
+    )
     parser.add_argument("--before", type=Path, help="a folder holding the previous genoteam/ package")
     parser.add_argument("--work", type=Path, default=Path("/tmp/genoteam-bench-speed"))
     parser.add_argument("--repeats", type=int, default=5)

@@ -241,7 +241,8 @@ class TeamRun:
                 raise GenoteamError(
                     f"the GEO platform survey failed: {result.error_type}: {result.error_message}"
                 )
-            surveyed = parse_survey(result.stdout)
+            surveyed, parses = parse_survey(result.stdout)
+            self.state.sessions["pi-survey"]["geo_files_parsed"] = parses  # one parse per series
             for name, found in surveyed.items():
                 if "background" in found:
                     self.state.backgrounds[name] = found.pop("background")

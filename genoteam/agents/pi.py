@@ -22,43 +22,46 @@ from genoteam.pipeline.cohorts import CohortPlan, CohortTask
 from genoteam.toolkit.errors import GenoteamError
 
 SURVEY_MARKER = "__GENOTEAM_SURVEY__"
+PARSES_MARKER = "__GENOTEAM_PARSES__"
 PURPOSE = "pi_plan"
 BACKGROUND_LIMIT = 1_500  # characters of each background field shown to the PI's model
 
 
 def survey_cell(series_dirs: dict[str, str], with_background: bool = False) -> str:
-    """Python for the sandbox: the cohorts (platform groups) of each GEO series folder, and with
-    `with_background` its title, summary and design (for the PI's model; one more read per series)."""
-    background = (
-        "        if 'error' not in out[name]:\n"
-        "            try:\n"
-        "                from genoteam.toolkit.geo import read_geo_cohort\n"
-        "                text = read_geo_cohort(path).background.items()\n"
-        f"                out[name]['background'] = {{k: str(v)[:{BACKGROUND_LIMIT}] for k, v in text}}\n"
-        "            except Exception as error:\n"
-        "                out[name]['background'] = {'error': f'{type(error).__name__}: {error}'}\n"
-    )
+    """Python for the sandbox: the cohorts (platform groups) of each GEO series folder, read from
+    its headers, with `with_background` its title, summary and design (for the PI's model), and
+    how often each file was parsed whole (geo.PARSES: only where the platform rule needs values)."""
     return (
         "def _genoteam_survey(dirs):\n"
         "    import json\n"
+        "    from genoteam.toolkit import geo\n"
         "    from genoteam.toolkit.platforms import survey_series\n"
         "    out = {}\n"
         "    for name, path in dirs.items():\n"
-        "        out[name] = survey_series(path)\n"
-        + (background if with_background else "")
-        + f"    print({SURVEY_MARKER!r} + json.dumps(out))\n"
+        f"        out[name] = survey_series(path, with_background={with_background!r})\n"
+        "        if 'background' in out[name]:\n"
+        f"            out[name]['background'] = {{k: str(v)[:{BACKGROUND_LIMIT}] for k, v in out[name]['background'].items()}}\n"
+        f"    print({PARSES_MARKER!r} + json.dumps(dict(geo.PARSES)))\n"
+        f"    print({SURVEY_MARKER!r} + json.dumps(out))\n"
         f"_genoteam_survey({series_dirs!r})\n"
         "del _genoteam_survey\n"
     )
 
 
-def parse_survey(stdout: str) -> dict[str, dict]:
-    for line in reversed(stdout.splitlines()):
+def parse_survey(stdout: str) -> tuple[dict[str, dict], dict[str, int]]:
+    """The survey cell's result and the files it parsed whole (path -> times)."""
+    found: dict[str, dict] | None = None
+    parses: dict[str, int] = {}
+    for line in stdout.splitlines():
         if line.startswith(SURVEY_MARKER):
-            return json.loads(line[len(SURVEY_MARKER) :])
-    raise GenoteamError(
-        "the GEO platform survey printed no result", "see the sandbox output in provenance.json"
-    )
+            found = json.loads(line[len(SURVEY_MARKER) :])
+        elif line.startswith(PARSES_MARKER):
+            parses = json.loads(line[len(PARSES_MARKER) :])
+    if found is None:
+        raise GenoteamError(
+            "the GEO platform survey printed no result", "see the sandbox output in provenance.json"
+        )
+    return found, parses
 
 
 def _candidates_text(plan: CohortPlan, backgrounds: dict[str, dict]) -> str:

@@ -18,6 +18,7 @@ import gzip
 import io
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import pandas as pd
 from genoteam.toolkit.errors import InputFileError
 
 _GZIP_MAGIC = b"\x1f\x8b"
+PARSES: Counter[str] = Counter()  # files this process parsed whole (read_geo), by path: one parse per series
 _HINT_REDOWNLOAD = "download the file again from GEO (https://www.ncbi.nlm.nih.gov/geo/)"
 _MATRIX_BEGIN = "!series_matrix_table_begin"
 _MATRIX_END = "!series_matrix_table_end"
@@ -43,6 +45,7 @@ class GeoPlatformData:
     annotation: pd.DataFrame  # platform table, index = probe ID; empty when the file has none
     samples: pd.DataFrame  # index = GSM; title, source_name_ch1, characteristics_ch1 (list), ...
     notes: list[str] = field(default_factory=list)  # anything dropped or unusual, never silent
+    values_read: bool = True  # False from read_geo_headers: no expression rows, annotation columns only
 
 
 @dataclass
@@ -245,11 +248,8 @@ def _platforms_from_samples(
     samples: list[_Entity], platform_tables: dict[str, pd.DataFrame], path: Path
 ) -> dict[str, GeoPlatformData]:
     """Group sample tables by platform into expression matrices."""
-    by_platform: dict[str, list[_Entity]] = {}
-    for sample in samples:
-        by_platform.setdefault(sample.first("Sample_platform_id", "unknown"), []).append(sample)
     platforms: dict[str, GeoPlatformData] = {}
-    for platform_id, members in by_platform.items():
+    for platform_id, members in _by_platform(samples).items():
         notes: list[str] = []
         with_table = [s for s in members if s.table is not None]
         without = [s.ident for s in members if s.table is None]
@@ -277,6 +277,13 @@ def _platforms_from_samples(
     return platforms
 
 
+def _by_platform(samples: list[_Entity]) -> dict[str, list[_Entity]]:
+    grouped: dict[str, list[_Entity]] = {}
+    for sample in samples:
+        grouped.setdefault(sample.first("Sample_platform_id", "unknown"), []).append(sample)
+    return grouped
+
+
 def _read_family_soft(path: Path, entities: list[_Entity]) -> GeoSeries:
     series = next(e for e in entities if e.kind == "SERIES")
     tables = {e.ident: _annotation_table(e, path) for e in entities if e.kind == "PLATFORM" and e.table}
@@ -288,9 +295,13 @@ def _read_family_soft(path: Path, entities: list[_Entity]) -> GeoSeries:
             f"no expression data: none of the {len(samples)} samples of {series.ident} has a data table",
             "use the series-matrix file, or the full family SOFT file (with sample tables)",
         )
+    return GeoSeries(series.ident, _series_background(series), platforms, str(path), "family_soft")
+
+
+def _series_background(series: _Entity) -> dict[str, str]:
     background = {key: "\n".join(series.attrs.get(f"Series_{key}", [])) for key in BACKGROUND_KEYS}
     background["type"] = "; ".join(series.attrs.get("Series_type", []))
-    return GeoSeries(series.ident, background, platforms, str(path), "family_soft")
+    return background
 
 
 def _read_sample_soft(path: Path, entities: list[_Entity]) -> GeoSeries:
@@ -367,20 +378,35 @@ def _split_matrix_line(line: str) -> tuple[str, list[str]]:
     return key, [v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v for v in values]
 
 
-def _read_series_matrix(path: Path) -> GeoSeries:
+def _matrix_header(path: Path) -> tuple[dict[str, list[list[str]]], int]:
+    """The !Series_/!Sample_ lines before the table, and the number of the table's begin line."""
     header: dict[str, list[list[str]]] = {}
-    begin_line = None
     for number, line in enumerate(iter_lines(path)):
         if line.startswith(_MATRIX_BEGIN):
-            begin_line = number
-            break
+            return header, number
         if line.startswith("!"):
             key, values = _split_matrix_line(line)
             header.setdefault(key[1:], []).append(values)
-    if begin_line is None:
-        raise InputFileError(
-            path, f"no '{_MATRIX_BEGIN}' line: not a complete series-matrix file", _HINT_REDOWNLOAD
-        )
+    raise InputFileError(
+        path, f"no '{_MATRIX_BEGIN}' line: not a complete series-matrix file", _HINT_REDOWNLOAD
+    )
+
+
+def _matrix_identity(
+    header: dict[str, list[list[str]]], samples: pd.DataFrame, path: Path
+) -> tuple[str, str, dict[str, str]]:
+    """Accession, platform id and background of a series-matrix file."""
+    single = lambda key: "\n".join(v[0] for v in header.get(key, []) if v)  # noqa: E731
+    accession = single("Series_geo_accession") or path.name.split("_")[0]
+    platform_ids = sorted({p for p in samples.get("platform_id", pd.Series(dtype=str)).dropna()})
+    platform_id = platform_ids[0] if len(platform_ids) == 1 else single("Series_platform_id") or "unknown"
+    background = {key: single(f"Series_{key}") for key in BACKGROUND_KEYS}
+    background["type"] = single("Series_type")
+    return accession, platform_id, background
+
+
+def _read_series_matrix(path: Path) -> GeoSeries:
+    header, begin_line = _matrix_header(path)
     try:
         table = pd.read_csv(
             path,
@@ -418,12 +444,7 @@ def _read_series_matrix(path: Path) -> GeoSeries:
     notes: list[str] = []
     expression = _to_float(table, notes, "matrix")
     samples = _matrix_samples(header, list(expression.columns), path)
-    single = lambda key: "\n".join(v[0] for v in header.get(key, []) if v)  # noqa: E731
-    accession = single("Series_geo_accession") or path.name.split("_")[0]
-    platform_ids = sorted({p for p in samples.get("platform_id", pd.Series(dtype=str)).dropna()})
-    platform_id = platform_ids[0] if len(platform_ids) == 1 else single("Series_platform_id") or "unknown"
-    background = {key: single(f"Series_{key}") for key in BACKGROUND_KEYS}
-    background["type"] = single("Series_type")
+    accession, platform_id, background = _matrix_identity(header, samples, path)
     platform = GeoPlatformData(platform_id, expression, pd.DataFrame(), samples, notes)
     return GeoSeries(accession, background, {platform_id: platform}, str(path), "series_matrix")
 
@@ -470,6 +491,7 @@ def read_geo(path: str | Path) -> GeoSeries:
     """
     path = Path(path)
     first = _first_content_line(path)
+    PARSES[str(path)] += 1
     if first.startswith("!Series_") or first.startswith("!Sample_"):
         return _read_series_matrix(path)
     if first.startswith("^"):
@@ -564,6 +586,71 @@ def read_geo_cohort(directory: str | Path) -> GeoSeries:
                 data.notes.append(f"no annotation table for {pid} in {softs[0].name}")
         merged.source += f", {softs[0]}"
     return merged
+
+
+def read_geo_headers(directory: str | Path) -> GeoSeries:
+    """What read_geo_cohort returns without the expression values (`values_read` False):
+    background, platforms and their samples' metadata, and, for a series of several platforms,
+    the platform tables' column names (what the platform rule compares).
+
+    Why: the plan only needs a series' platforms and which of them hold the same specimens; a
+    series-matrix file's header ends where its table begins, and a family SOFT is streamed
+    without building its tables (and not at all beside a single series-matrix file). The
+    cohort's own task then parses the series once."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputFileError(directory, "cohort folder does not exist")
+    files = sorted(p for p in directory.iterdir() if p.is_file())
+    matrices = [p for p in files if "series_matrix" in p.name.lower()]
+    softs = [p for p in files if "soft" in p.name.lower()]
+    if not matrices and not softs:
+        raise InputFileError(directory, "no series-matrix or SOFT file in the cohort folder")
+    parts = [_matrix_headers(m) for m in matrices]
+    several = sum(len(part.platforms) for part in parts) > 1
+    entities = (
+        _parse_soft_entities(softs[0], skip_sample_tables=True) if softs and (several or not parts) else []
+    )
+    columns = {e.ident: _table_columns(e) for e in entities if e.kind == "PLATFORM" and e.table}
+    if parts:
+        merged = GeoSeries(parts[0].accession, parts[0].background, {}, "", "cohort_folder")
+        for part in parts:
+            merged.platforms.update(part.platforms)
+    else:
+        series = next((e for e in entities if e.kind == "SERIES"), None)
+        if series is None:  # GDS or single-sample SOFT: rare, read whole
+            return read_geo(softs[0])
+        merged = GeoSeries(series.ident, _series_background(series), {}, "", "family_soft")
+        samples = [e for e in entities if e.kind == "SAMPLE"]
+        for pid, members in _by_platform(samples).items():
+            records = {e.ident: _sample_record(e, "Sample_") for e in members if e.table is not None}
+            if records:  # as the full reader: a platform none of whose samples has a table is left out
+                merged.platforms[pid] = _header_platform(pid, _samples_frame(records))
+    if not merged.platforms:
+        raise InputFileError(
+            softs[0], "no expression data: no sample of the series has a data table", _HINT_REDOWNLOAD
+        )
+    for pid, data in merged.platforms.items():
+        data.annotation = pd.DataFrame(columns=columns.get(pid, []))
+    merged.source = ", ".join(map(str, matrices + softs[:1]))
+    return merged
+
+
+def _header_platform(platform_id: str, samples: pd.DataFrame) -> GeoPlatformData:
+    empty = pd.DataFrame(columns=list(samples.index), dtype=float)
+    return GeoPlatformData(platform_id, empty, pd.DataFrame(), samples, values_read=False)
+
+
+def _table_columns(entity: _Entity) -> list[str]:
+    """A SOFT table's column names without the ID column (what _annotation_table's columns are)."""
+    return [c for c in entity.table[0].split("\t") if c != "ID"] if entity.table else []
+
+
+def _matrix_headers(path: Path) -> GeoSeries:
+    """A series-matrix file's !Series_ and !Sample_ lines, read up to the table's begin marker."""
+    header, _ = _matrix_header(path)
+    samples = _matrix_samples(header, list(header.get("Sample_geo_accession", [[]])[0]), path)
+    accession, platform_id, background = _matrix_identity(header, samples, path)
+    return GeoSeries(accession, background, {platform_id: _header_platform(platform_id, samples)})
 
 
 def series_overview(series: GeoSeries, max_values: int = 10) -> str:

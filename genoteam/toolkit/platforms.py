@@ -124,8 +124,15 @@ def match_platforms(
     return PlatformMatch(first_id, second_id, twins, complete, rule)
 
 
+class ValuesNeeded(Exception):
+    """The grouping rule reached the scale test on platforms read without their values."""
+
+
 def _same_scale(platforms: list[GeoPlatformData]) -> bool:
     from genoteam.toolkit.stats.scale import needs_log2  # numpy only; kept local to the check
+
+    if not all(p.values_read for p in platforms):
+        raise ValuesNeeded
 
     decisions = {needs_log2(p.expression.to_numpy(dtype=float)).transformed for p in platforms}
     return len(decisions) == 1
@@ -314,13 +321,25 @@ def series_cohorts(series: GeoSeries) -> dict[str, GeoSeries]:
     return out
 
 
-def survey_series(directory: str | Path) -> dict:
-    """{"cohorts": {cohort id: "GPL96+GPL97"}} for a series folder, or {"error": text} when it
-    cannot be read (the cohort's own task then fails with the reader's error)."""
-    from genoteam.toolkit.geo import read_geo_cohort
+def survey_series(directory: str | Path, with_background: bool = False) -> dict:
+    """{"cohorts": {cohort id: "GPL96+GPL97"}} for a series folder, with its "background" when
+    asked, or {"error": text} when it cannot be read (the cohort's own task then fails with the
+    reader's error).
+
+    Read from the headers only (geo.read_geo_headers); the values are parsed (geo.PARSES counts
+    it) only when two platforms pair up specimen by specimen and the rule compares their scales."""
+    from genoteam.toolkit.geo import read_geo_cohort, read_geo_headers
 
     try:
-        groups = group_platforms(read_geo_cohort(directory))
+        series = read_geo_headers(directory)
+        try:
+            groups = group_platforms(series)
+        except ValuesNeeded:
+            series = read_geo_cohort(directory)
+            groups = group_platforms(series)
     except Exception as error:  # any reader failure belongs to that series alone
         return {"error": f"{type(error).__name__}: {error}"}
-    return {"cohorts": {cohort: "+".join(ids) for cohort, ids in groups.cohorts.items()}}
+    out: dict = {"cohorts": {cohort: "+".join(ids) for cohort, ids in groups.cohorts.items()}}
+    if with_background:
+        out["background"] = dict(series.background)
+    return out

@@ -20,7 +20,7 @@ def survey(sandbox_session):
     def run(folders):
         result = sandbox_session.run_cell(survey_cell({name: str(path) for name, path in folders.items()}))
         assert result.ok, result.error_message
-        return parse_survey(result.stdout)
+        return parse_survey(result.stdout)[0]
 
     return run
 
