@@ -78,88 +78,101 @@ class LocalPoolExecutor:
     def run(self, tasks: Sequence[BatchTask], on_event: EventCallback) -> dict[str, TaskOutcome]:
         order_check(tasks)
         budget = available_memory_bytes() if self.memory_bytes is None else self.memory_bytes
-        keys = {t.key for t in tasks}
-        waiting = list(tasks)  # plan order: cohorts before the questions that need them
-        outcomes: dict[str, TaskOutcome] = {}
-        deaths: dict[str, int] = {}
-        running: dict[Future, BatchTask] = {}
-        started_at: dict[str, float] = {}
-        pool = self._new_pool()
+        return _PoolRun(self.max_parallel, budget, tasks, on_event).run()
+
+
+class _PoolRun:
+    """One run's scheduling state: tasks wait in plan order until their needs have finished."""
+
+    def __init__(
+        self, workers: int, budget: int, tasks: Sequence[BatchTask], on_event: EventCallback
+    ) -> None:
+        self.workers = workers
+        self.budget = budget
+        self.on_event = on_event
+        self.keys = {t.key for t in tasks}
+        self.waiting = list(tasks)  # plan order: cohorts before the questions that need them
+        self.running: dict[Future, BatchTask] = {}
+        self.outcomes: dict[str, TaskOutcome] = {}
+        self.deaths: dict[str, int] = {}
+        self.started_at: dict[str, float] = {}
+        self.pool = self._new_pool()
+
+    def run(self) -> dict[str, TaskOutcome]:
         try:
-            while waiting or running:
-                self._start_ready(pool, waiting, running, outcomes, keys, budget, on_event, started_at)
-                if not running:
+            while self.waiting or self.running:
+                self._start_ready()
+                if not self.running:
                     raise RuntimeError("no task can start: a need is neither finished nor runnable")
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
                 broken = False
                 for future in done:
-                    task = running.pop(future)
+                    task = self.running[future]
                     try:
                         outcome = future.result()
                     except BrokenProcessPool:
-                        broken = True
-                        running[future] = task  # handled with the others below
+                        broken = True  # handled with the other running tasks below
                         continue
                     except Exception as error:  # pickling or the like: that task's failure
                         outcome = failed_outcome(
                             task, f"the worker could not run it: {type(error).__name__}: {error}"
                         )
-                    self._finish(task, outcome, outcomes, on_event)
+                    del self.running[future]
+                    self._finish(task, outcome)
                 if broken:
-                    pool = self._recover(pool, running, waiting, deaths, outcomes, on_event, started_at)
+                    self._recover()
         except BaseException:  # Ctrl-C or the driver's own failure: stop now, do not wait for tasks
-            _stop(pool)
+            _stop(self.pool)
             raise
-        pool.shutdown(wait=True)
-        return outcomes
+        self.pool.shutdown(wait=True)
+        return self.outcomes
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(
-            max_workers=self.max_parallel,
-            mp_context=context,
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
             initializer=_end_with_parent,
             initargs=(os.getpid(),),
         )
 
-    def _start_ready(self, pool, waiting, running, outcomes, keys, budget, on_event, started_at) -> None:
-        in_use = sum(t.memory_bytes for t in running.values())
-        cpus = sum(t.cpus for t in running.values())
-        for task in list(waiting):
-            if len(running) >= self.max_parallel:
+    def _start_ready(self) -> None:
+        """Start waiting tasks whose needs finished, while workers, memory and cores allow."""
+        in_use = sum(t.memory_bytes for t in self.running.values())
+        cpus = sum(t.cpus for t in self.running.values())
+        for task in list(self.waiting):
+            if len(self.running) >= self.workers:
                 return
-            if any(n in keys and n not in outcomes for n in task.needs):
+            if any(n in self.keys and n not in self.outcomes for n in task.needs):
                 continue
-            fits = in_use + task.memory_bytes <= budget and cpus + task.cpus <= self.max_parallel
-            if running and not fits:
+            fits = in_use + task.memory_bytes <= self.budget and cpus + task.cpus <= self.workers
+            if self.running and not fits:
                 return  # keep plan order: a large task is not overtaken for ever by small ones
-            waiting.remove(task)
-            on_event(TaskEvent(key=task.key, kind="started", node=socket.gethostname()))
-            started_at[task.key] = time.monotonic()
-            running[pool.submit(_run_in_worker, task)] = task
+            self.waiting.remove(task)
+            self.on_event(TaskEvent(key=task.key, kind="started", node=socket.gethostname()))
+            self.started_at[task.key] = time.monotonic()
+            self.running[self.pool.submit(_run_in_worker, task)] = task
             in_use += task.memory_bytes
             cpus += task.cpus
 
-    @staticmethod
-    def _finish(task: BatchTask, outcome: TaskOutcome, outcomes: dict, on_event: EventCallback) -> None:
-        outcomes[task.key] = outcome
-        on_event(TaskEvent(key=task.key, kind="finished", node=outcome.node, outcome=outcome))
+    def _finish(self, task: BatchTask, outcome: TaskOutcome) -> None:
+        self.outcomes[task.key] = outcome
+        self.on_event(TaskEvent(key=task.key, kind="finished", node=outcome.node, outcome=outcome))
 
-    def _recover(self, pool, running, waiting, deaths, outcomes, on_event, started_at) -> ProcessPoolExecutor:
+    def _recover(self) -> None:
         """A worker died: every task that was running is started again once, in a new pool."""
-        pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=False, cancel_futures=True)
         again = []
-        for task in running.values():
-            deaths[task.key] = deaths.get(task.key, 0) + 1
-            if deaths[task.key] >= MAX_WORKER_DEATHS:
-                seconds = time.monotonic() - started_at.get(task.key, time.monotonic())
+        for task in self.running.values():
+            self.deaths[task.key] = self.deaths.get(task.key, 0) + 1
+            if self.deaths[task.key] >= MAX_WORKER_DEATHS:
+                seconds = time.monotonic() - self.started_at.get(task.key, time.monotonic())
                 reason = (
-                    f"its worker process died {deaths[task.key]} times (killed, or out of memory: it asked "
-                    f"for {task.memory_bytes >> 20} MiB)"
+                    f"its worker process died {self.deaths[task.key]} times (killed, or out of memory: "
+                    f"it asked for {task.memory_bytes >> 20} MiB)"
                 )
-                self._finish(task, failed_outcome(task, reason, seconds=seconds), outcomes, on_event)
+                self._finish(task, failed_outcome(task, reason, seconds=seconds))
             else:
                 again.append(task)
-        running.clear()
-        waiting[:0] = again
-        return self._new_pool()
+        self.running.clear()
+        self.waiting[:0] = again
+        self.pool = self._new_pool()

@@ -19,8 +19,8 @@ QUESTION_WORDS = {"done": "answered", "insufficient_data": "insufficient_data", 
 
 
 def _not_finished(status: str | None) -> str:
-    if status == "running":
-        return "it was running when the batch stopped"
+    if status in ("running", "rescheduled"):  # rescheduled: its worker or node was lost, to be run again
+        return f"it was {status} when the batch stopped"
     return "the batch stopped before it ran" if status is None else ""
 
 

@@ -99,3 +99,52 @@ def test_ctrl_c_stops_at_once_and_says_how_to_go_on(corpus, tmp_path):
     never_started = N_COHORTS + N_QUESTIONS - len(states(output))
     not_run = summary["cohorts"]["not_run"] + summary["questions"]["not_run"]
     assert not_run == len(unfinished) + never_started > 0  # what did not finish is never counted as done
+
+
+def _pool_workers(driver_pid: int) -> list[int]:
+    """The pool's worker processes (spawned interpreters, not multiprocessing's resource tracker)."""
+    found = []
+    for pid in _children(driver_pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            found.append(pid)
+    return found
+
+
+def test_a_worker_killed_mid_task_has_its_task_run_again(corpus, tmp_path):
+    """A worker that dies (the kernel's OOM killer, an operator) breaks the pool: the tasks that
+    were running start again in a new pool, and the batch ends complete."""
+    output = tmp_path / "batch"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    driver = subprocess.Popen(
+        batch_argv(corpus, output),
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    victim = None
+    while time.monotonic() < deadline and driver.poll() is None and victim is None:
+        running = (
+            [s for s in states(output).values() if s["status"] == "running"]
+            if (output / "state").is_dir()
+            else []
+        )
+        workers = _pool_workers(driver.pid)
+        if running and workers:
+            victim = workers[0]
+        time.sleep(0.05)
+    assert victim is not None, "no worker was seen running a task"
+    os.kill(victim, signal.SIGKILL)
+    out, err = driver.communicate(timeout=300)
+    assert driver.returncode == 0, out[-2000:] + err[-2000:]
+    after = states(output)
+    assert all(s["status"] != "running" for s in after.values())
+    assert any(s["attempts"] == 2 for s in after.values()), "no task was run again"
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["questions"]["failed"] == summary["cohorts"]["failed"] == 0
