@@ -172,6 +172,10 @@ class _PoolRun:
                 )
                 self._finish(task, failed_outcome(task, reason, seconds=seconds))
             else:
+                why = "a worker process of the pool died (killed, or out of memory); every running task starts again"
+                self.on_event(
+                    TaskEvent(key=task.key, kind="rescheduled", node=socket.gethostname(), reason=why)
+                )
                 again.append(task)
         self.running.clear()
         self.waiting[:0] = again

@@ -145,6 +145,9 @@ def test_a_worker_killed_mid_task_has_its_task_run_again(corpus, tmp_path):
     assert driver.returncode == 0, out[-2000:] + err[-2000:]
     after = states(output)
     assert all(s["status"] != "running" for s in after.values())
-    assert any(s["attempts"] == 2 for s in after.values()), "no task was run again"
+    again = [s for s in after.values() if s["attempts"] == 2]
+    assert again, "no task was run again"
+    assert all(s["lost"] and "worker process of the pool died" in s["lost"][0]["reason"] for s in again)
+    assert "rescheduled: " in err  # said live, as it happened
     summary = json.loads((output / "summary.json").read_text())
     assert summary["questions"]["failed"] == summary["cohorts"]["failed"] == 0
