@@ -7,7 +7,7 @@
   or RAY_ADDRESS); without Ray that is an error, since no cluster can be reached.
 
 The Ray executor lives in genoteam/batch/ray_executor.py (`RayExecutor(cluster, max_parallel)`),
-imported only here and only when asked for, so a batch never needs Ray installed.
+imported only here and only when Ray is, so a batch never needs Ray installed.
 """
 
 from __future__ import annotations
@@ -43,13 +43,6 @@ def make_executor(cluster: str, max_parallel: int | None, say: Callable[[str], N
         raise GenoteamError(
             f"--cluster {cluster} needs Ray, which is not installed", f"{INSTALL_RAY}, or use --cluster pool"
         )
-    if importlib.util.find_spec("genoteam.batch.ray_executor") is None:
-        if cluster == "local":
-            say("this genoteam has no Ray executor yet: running the batch on a local process pool")
-            return LocalPoolExecutor(max_parallel)
-        raise GenoteamError(
-            f"this genoteam has no Ray executor for --cluster {cluster}", "use --cluster pool"
-        )
-    from genoteam.batch.ray_executor import RayExecutor  # type: ignore[import-not-found]
+    from genoteam.batch.ray_executor import RayExecutor  # imports Ray: only when asked for
 
     return RayExecutor(cluster=cluster, max_parallel=max_parallel)
