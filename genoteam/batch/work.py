@@ -29,7 +29,6 @@ from genoteam.batch.folder import BatchFolder
 from genoteam.pipeline.api import (
     AnalysisRequest,
     AnalysisResult,
-    CohortOutcome,
     EngineOptions,
     engine_keywords,
 )
@@ -270,8 +269,3 @@ def _publish_answer(work: Path, root: Path, trait: str, condition: str | None, l
             _place(work, src, dst, link)
         else:
             dst.unlink(missing_ok=True)
-
-
-def cohort_outcomes(detail: dict[str, Any]) -> list[CohortOutcome]:
-    """The CohortOutcomes a cohort task recorded in its state's detail."""
-    return [CohortOutcome.model_validate(o) for o in detail.get("cohorts", [])]
