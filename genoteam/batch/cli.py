@@ -105,10 +105,12 @@ class ProgressBar:
 
 
 def _preflight(args: argparse.Namespace, sandbox: str) -> None:
-    """Errors a batch would otherwise meet in every task: say them once, before any work."""
+    """Errors a batch would otherwise meet in every task: say them once, before any work. The
+    sandbox is checked here only when the tasks run on this machine (on a cluster, each node's
+    Docker is checked by the tasks it runs; the driver's machine may have none)."""
     if args.max_parallel is not None and args.max_parallel < 1:
         raise GenoteamError(f"--max-parallel {args.max_parallel}", "give a whole number >= 1")
-    if args.engine == "team":
+    if args.engine == "team" and args.cluster in ("pool", "local"):
         from genoteam.agents.llm import load_team_config
         from genoteam.sandbox.factory import resolve_backend
 
