@@ -47,3 +47,13 @@ def test_a_missing_task_file_is_named(corpus, tmp_path, capsys):
     argv[argv.index("--task-info") + 1] = str(tmp_path / "nope.json")
     assert main(argv) == 1
     assert f"task file {tmp_path / 'nope.json'} does not exist" in capsys.readouterr().err
+
+
+def test_a_wrong_sandbox_setting_is_refused_before_any_work(corpus, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GENOTEAM_SANDBOX", "vm")
+    argv = batch_argv(corpus, tmp_path / "batch")[3:]
+    argv[argv.index("reference")] = "team"
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "GENOTEAM_SANDBOX='vm': not a valid setting" in err and "auto, docker or local" in err
+    assert not (tmp_path / "batch").exists()
