@@ -126,13 +126,38 @@ def test_engine_on_the_scripted_model_learns_and_reuses_code(synthetic_input, tm
     assert provenance["memory"]["job"]["hits"] >= 6
 
 
-def test_stages_preprocess_then_statistics_give_the_whole_answer(synthetic_input, tmp_path):
+TWO_GEO = AnalysisRequest(trait=TRAIT, cohorts=["GSE9900501", "GSE9900502"])
+
+
+@pytest.fixture(scope="module")
+def two_geo_run(synthetic_input, tmp_path_factory):
+    """One offline team job on two GEO cohorts, shared by the tests that read a whole job: the
+    engine object (its frozen record), the result and the output folder."""
+    from genoteam.agents.engine import TeamRun
+
+    input_dir, _ = synthetic_input
+    root = tmp_path_factory.mktemp("two-geo")
+    run = TeamRun(
+        TWO_GEO,
+        input_dir,
+        root / "out",
+        None,
+        sandbox="local",
+        config=TeamConfig(),
+        guidelines_dir=None,
+        memory_path=root / "memory.sqlite",
+        task_info=None,
+    )
+    return run, run.run(), root / "out"
+
+
+def test_stages_preprocess_then_statistics_give_the_whole_answer(synthetic_input, two_geo_run, tmp_path):
     import shutil
 
     input_dir, _ = synthetic_input
-    request = AnalysisRequest(trait=TRAIT, cohorts=["GSE9900501", "GSE9900502"])
+    request = TWO_GEO
     options = {"sandbox": "local", "config": TeamConfig(), "memory_path": tmp_path / "memory.sqlite"}
-    whole = run_team(request, input_dir, tmp_path / "whole", None, **options)
+    whole = two_geo_run[1]
     first = run_team(request, input_dir, tmp_path / "first", None, stage="preprocess", **options)
     assert first.status == "preprocessed" and first.significant_genes == []
     assert not (tmp_path / "first" / "regress").exists()
@@ -224,32 +249,19 @@ def test_model_first_without_a_model_is_refused_before_any_work(synthetic_input,
     assert "--authoring shipped" in err and not (tmp_path / "out").exists()
 
 
-def test_provenance_and_report_are_pure_functions_of_the_frozen_run_record(synthetic_input, tmp_path):
+def test_provenance_and_report_are_pure_functions_of_the_frozen_run_record(two_geo_run):
     import dataclasses
 
-    from genoteam.agents.engine import TeamRun
     from genoteam.agents.manifest import build_manifest
     from genoteam.agents.report import report_text
 
-    input_dir, _ = synthetic_input
-    run = TeamRun(
-        AnalysisRequest(trait=TRAIT, cohorts=["GSE9900501"]),
-        input_dir,
-        tmp_path / "out",
-        None,
-        sandbox="local",
-        config=TeamConfig(),
-        guidelines_dir=None,
-        memory_path=tmp_path / "memory.sqlite",
-        task_info=None,
-    )
-    result = run.run()
+    run, result, out = two_geo_run
     record = run.record
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.job_id = "changed"  # type: ignore[misc]
-    written = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    written = json.loads((out / "provenance.json").read_text())
     assert json.loads(json.dumps(build_manifest(record), default=str)) == written
     assert build_manifest(record) == build_manifest(record)  # no clock, no file read: same record, same text
     volcano = "## Volcano plot\n\n![volcano plot](volcano.png)"
-    assert report_text(record, volcano) == (tmp_path / "out" / "report.md").read_text()
+    assert report_text(record, volcano) == (out / "report.md").read_text()
     assert written["result"]["status"] == result.status == "complete"

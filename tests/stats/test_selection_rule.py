@@ -25,6 +25,7 @@ from genoteam.pipeline.parallel import WORKERS_ENV
 from genoteam.pipeline.reference import HostSurvey, planned_cohorts, preprocess_task
 from genoteam.synthetic import SynthConfig, generate
 from genoteam.toolkit.cohort_info import cohort_order_key
+from genoteam.toolkit.layout import OutputLayout
 from genoteam.toolkit.stats.questions import answer_question
 from genoteam.toolkit.stats.selection import rank_cohort_pairs, ranked_cohorts, select_one_step_cohort
 
@@ -163,7 +164,14 @@ def tied_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_shuffled_completion_orders_give_one_answer(tied_inputs: Path, tmp_path: Path) -> None:
+def test_shuffled_completion_orders_give_one_answer(
+    tied_inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both engines, cohorts finishing in other orders: the reference's cohorts one by one in three
+    orders, then the team's side by side (3 workers) with a slow progress receiver holding each
+    cohort back by its place in the plan, so the plan's first finishes last. One cohort_info.json
+    (byte for byte across the reference's orders; the team's holds the same records in the same
+    order), one answer, and the team's task records in the plan's order."""
     trait = SynthConfig.trait
     catalogue = CohortCatalogue(tied_inputs)
     n_tasks = len(planned_cohorts(AnalysisRequest(trait=trait), catalogue, HostSurvey()).tasks)
@@ -177,7 +185,7 @@ def test_shuffled_completion_orders_give_one_answer(tied_inputs: Path, tmp_path:
         tasks = planned_cohorts(AnalysisRequest(trait=trait), catalogue, survey).tasks
         for i in order:  # cohorts finish in this order
             preprocess_task(tasks[i], out, survey)
-        info_path = out / "preprocess" / trait / "cohort_info.json"
+        info_path = info_path_of(out, trait)
         info = json.loads(info_path.read_text())
         assert len({r["sample_size"] for r in info.values()}) == 1, info  # a real tie
         files.add(info_path.read_bytes())
@@ -188,44 +196,44 @@ def test_shuffled_completion_orders_give_one_answer(tied_inputs: Path, tmp_path:
     ((cohort, genes),) = answers
     assert cohort == min((t.output_id for t in tasks), key=cohort_order_key) and genes
 
+    ids = [t.output_id for t in tasks]
+    finished: list[str] = []
 
-def test_team_cohorts_side_by_side_in_shuffled_finishing_orders_give_one_answer(
-    tied_inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The team preprocesses the tied cohorts at once (3 workers); a slow progress receiver holds
-    each cohort back by its rank, in GSE order one run and reversed the next, so they finish in
-    other orders. The cohort_info.json bytes and the answer stay the same, and the task records
-    keep the plan's order."""
-    trait = SynthConfig.trait
-    plan = planned_cohorts(AnalysisRequest(trait=trait), CohortCatalogue(tied_inputs), HostSurvey())
-    ids = [task.output_id for task in plan.tasks]
+    def progress(_: float, message: str) -> None:
+        cohort = message.split(":")[0].rsplit("/", 1)[-1]
+        if message.endswith(": done"):
+            finished.append(cohort)
+        elif cohort in ids:  # a slow receiver: the plan's first cohort waits longest at each unit
+            time.sleep(0.2 * (len(ids) - 1 - ids.index(cohort)))
+
     monkeypatch.setenv(WORKERS_ENV, "3")
-    runs = []
-    for n, ranks in enumerate([ids, ids[::-1]]):
-        finished: list[str] = []
+    out = tmp_path / "team"
+    team = run_team(
+        AnalysisRequest(trait=trait),
+        tied_inputs,
+        out,
+        progress,
+        sandbox="local",
+        config=TeamConfig(),
+        memory_path=tmp_path / "memory.sqlite",
+    )
+    assert sorted(finished) == sorted(ids) and finished != ids  # side by side, not in plan order
+    # the reference's records (its notes say more about the gene table), in the reference's order
+    ((reference_bytes,),) = [tuple(files)]
+    reference_info, team_info = json.loads(reference_bytes), json.loads(info_path_of(out, trait).read_text())
+    assert list(team_info) == list(reference_info) == sorted(ids, key=cohort_order_key)
+    assert _without_notes(team_info) == _without_notes(reference_info)
+    assert team.status == "complete" and team.selected_cohorts == [cohort]
+    assert [g.gene for g in team.significant_genes] == list(genes)
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert [t["task_id"] for t in provenance["tasks"]] == [f"{trait}/{c}" for c in ids] + [
+        f"statistics/{trait}/None"
+    ]
 
-        def progress(_: float, message: str, finished=finished, ranks=ranks) -> None:
-            cohort = message.split(":")[0].rsplit("/", 1)[-1]
-            if message.endswith(": done"):
-                finished.append(cohort)
-            elif cohort in ranks:  # a slow receiver: this cohort waits at each of its units
-                time.sleep(0.15 * ranks.index(cohort))
 
-        out = tmp_path / f"team{n}"
-        result = run_team(
-            AnalysisRequest(trait=trait),
-            tied_inputs,
-            out,
-            progress,
-            sandbox="local",
-            config=TeamConfig(),
-            memory_path=tmp_path / f"memory{n}.sqlite",
-        )
-        tasks = [task["task_id"] for task in json.loads((out / "provenance.json").read_text())["tasks"]]
-        info = (out / "preprocess" / trait / "cohort_info.json").read_bytes()
-        runs.append((finished, info, result.model_dump(exclude={"output_dir"}), tasks))
-    (first, *same_first), (second, *same_second) = runs
-    assert sorted(first) == sorted(second) == sorted(ids) and first != second  # finished in other orders
-    assert same_first == same_second
-    assert same_first[1]["status"] == "complete" and same_first[1]["significant_genes"]
-    assert same_first[2] == [f"{trait}/{c}" for c in ids] + [f"statistics/{trait}/None"]
+def info_path_of(out: Path, trait: str) -> Path:
+    return Path(OutputLayout(out).cohort_info_path(trait))
+
+
+def _without_notes(info: dict[str, dict]) -> dict[str, dict]:
+    return {cohort: {k: v for k, v in record.items() if k != "note"} for cohort, record in info.items()}
