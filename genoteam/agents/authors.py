@@ -83,20 +83,28 @@ class CodeAuthors:
         author = self.author_of(unit)
         if author == self.owner:
             return self._from_model(author, unit, setup_code, previous, last_attempt, brief)
-        request = self.bus.send(
+        request = self._ask_expert(
+            unit, unit.instructions, setup_code, list((last_attempt or {}).get("requests", []))
+        )
+        proposal = self._from_model("domain_expert", unit, setup_code, previous, last_attempt, brief)
+        self._expert_replies(request, unit, proposal.code, proposal.problem)
+        return proposal
+
+    def _ask_expert(
+        self, unit: ActionUnit, instructions: str, context: str, revisions: list[str] | None = None
+    ) -> CodeRequest:
+        """The owner's request to the domain expert (code for a unit, or a second opinion), sent."""
+        return self.bus.send(
             CodeRequest(
                 sender=self.owner,
                 recipient="domain_expert",
                 task_id=self.task_id,
                 unit=unit.name,
-                instructions=unit.instructions,
-                context=setup_code,
-                revision_requests=list((last_attempt or {}).get("requests", [])),
+                instructions=instructions,
+                context=context,
+                revision_requests=revisions or [],
             )
         )
-        proposal = self._from_model("domain_expert", unit, setup_code, previous, last_attempt, brief)
-        self._expert_replies(request, unit, proposal.code, proposal.problem)
-        return proposal
 
     def _expert_replies(self, request: CodeRequest, unit: ActionUnit, code: str | None, problem: str) -> None:
         """The domain expert's answer to `request`, on the message record."""
@@ -122,15 +130,8 @@ class CodeAuthors:
 
         An unreadable reply, or a disagreement without code, keeps the rule-based choice and says so:
         the rules' choice passed its checks, an unusable opinion cannot replace it."""
-        request = self.bus.send(
-            CodeRequest(
-                sender=self.owner,
-                recipient="domain_expert",
-                task_id=self.task_id,
-                unit=unit.name,
-                instructions="check the rule-based choice of this judgement unit",
-                context=output[-4_000:],
-            )
+        request = self._ask_expert(
+            unit, "check the rule-based choice of this judgement unit", output[-4_000:]
         )
         messages = second_opinion_messages(self.guideline, unit, self.task_id, code, output, preview)
         try:

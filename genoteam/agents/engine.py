@@ -61,7 +61,7 @@ from genoteam.sandbox.factory import resolve_backend
 from genoteam.sandbox.quota import parse_size
 from genoteam.sandbox.session import KernelSession
 from genoteam.toolkit.errors import GenoteamError
-from genoteam.toolkit.layout import LAYOUT_FOLDERS, OutputLayout
+from genoteam.toolkit.layout import LAYOUT_FOLDERS
 
 OWNER_OF = {"GEO": "geo", "TCGA": "tcga"}
 ENV_PROBE = (
@@ -151,10 +151,7 @@ class TeamRun:
                 "choose a new --output folder, or delete the old results first",
             )
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        # what sandboxed code wrote is read without following links, bounded
-        self.layout = OutputLayout(
-            self.output_dir, read_bytes=lambda path: hostfs.read_bytes(self.output_dir, path)
-        )
+        self.layout = hostfs.output_layout(self.output_dir)  # sandbox-written: no links, bounded
         self.state = JobState(job_id=uuid.uuid4().hex[:12])
         messages = self.output_dir / "messages.jsonl"
         messages.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.layout import OutputLayout
 
 READ_LIMIT = 256 << 20  # the largest file the host reads from a sandbox folder (tables, JSON)
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -138,6 +139,13 @@ def read_json(root: Path, path: Path, limit: int = READ_LIMIT) -> Any:
     return json.loads(read_bytes(root, path, limit))
 
 
+def output_layout(root: Path) -> OutputLayout:
+    """The GenoTEX layout of a folder sandboxed code wrote: its readers follow no link and stop
+    at READ_LIMIT bytes (host code reading cohort_info.json or a result goes through this)."""
+    root = Path(root)
+    return OutputLayout(root, read_bytes=lambda path: read_bytes(root, path))
+
+
 def is_folder(path: Path) -> bool:
     """True when `path` itself is a folder, not a link to one."""
     try:
@@ -180,6 +188,17 @@ def _walk(root: Path) -> Iterator[tuple[str, list[str], list[str], int]]:
     if not stat.S_ISDIR(info.st_mode):
         return
     yield from os.fwalk(root, follow_symlinks=False)
+
+
+def _entries(root: Path) -> Iterator[tuple[str, int, os.stat_result]]:
+    """(name, its folder's descriptor, its lstat) of every entry under `root` still there when
+    reached; links are listed, never followed."""
+    for _folder, dirs, files, dir_fd in _walk(root):
+        for name in dirs + files:
+            try:
+                yield name, dir_fd, os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
 
 
 def regular_files(root: Path) -> Listing:
@@ -225,29 +244,22 @@ def clear_special_bits(root: Path) -> int:
     the listing and the change is never followed to a host file.
     """
     changed = 0
-    for _folder, dirs, files, dir_fd in _walk(Path(root)):
-        for name in dirs + files:
-            try:
-                info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            if not info.st_mode & SPECIAL_BITS or not (
-                stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)
-            ):
-                continue
-            flags = _DIR_FLAGS if stat.S_ISDIR(info.st_mode) else _OPEN_FLAGS
-            try:
-                fd = os.open(name, flags, dir_fd=dir_fd)
-            except OSError:
-                continue
-            try:
-                mode = os.fstat(fd).st_mode
-                os.fchmod(fd, stat.S_IMODE(mode) & ~SPECIAL_BITS)
-                changed += 1
-            except OSError:  # not ours to change (a non-root host): the others still are
-                continue
-            finally:
-                os.close(fd)
+    for name, dir_fd, info in _entries(Path(root)):
+        if not info.st_mode & SPECIAL_BITS or not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            continue
+        flags = _DIR_FLAGS if stat.S_ISDIR(info.st_mode) else _OPEN_FLAGS
+        try:
+            fd = os.open(name, flags, dir_fd=dir_fd)
+        except OSError:
+            continue
+        try:
+            mode = os.fstat(fd).st_mode
+            os.fchmod(fd, stat.S_IMODE(mode) & ~SPECIAL_BITS)
+            changed += 1
+        except OSError:  # not ours to change (a non-root host): the others still are
+            continue
+        finally:
+            os.close(fd)
     return changed
 
 
@@ -287,16 +299,11 @@ def usage(roots: list[Path], max_files: int) -> tuple[int, int]:
     is larger (a sparse file counts at its full size); stops counting past `max_files` entries."""
     total_bytes = entries = 0
     for root in roots:
-        for _folder, dirs, files, dir_fd in _walk(Path(root)):
-            for name in dirs + files:
-                try:
-                    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                entries += 1
-                total_bytes += max(info.st_size, info.st_blocks * 512)
-                if entries > max_files:
-                    return total_bytes, entries
+        for _name, _dir_fd, info in _entries(Path(root)):
+            entries += 1
+            total_bytes += max(info.st_size, info.st_blocks * 512)
+            if entries > max_files:
+                return total_bytes, entries
     return total_bytes, entries
 
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 60.0
 FILE_OP_TIMEOUT_S = 120.0
 PROTOCOL_FILE_LIMIT = 64 << 20  # files outside the mounted folders travel through the kernel
+PROTOCOL_BROKEN = "the previous cell broke the kernel protocol and the kernel was stopped"
 
 
 class KernelSession(ABC):
@@ -209,21 +210,18 @@ class KernelSession(ABC):
         except KernelTimeout:
             if self._quota_breach() is not None:
                 return self._quota_result(started)
-            self._stop_kernel()
-            self._dead_reason = (
-                f"the previous cell ran past its {timeout:g}s timeout and the kernel was killed"
-            )
-            return CellResult(
+            return self._kernel_stopped(
+                f"the previous cell ran past its {timeout:g}s timeout and the kernel was killed",
+                started,
                 status=CellStatus.timeout,
                 error_type="CellTimeout",
                 error_message=f"the cell ran longer than {timeout:g}s and was stopped; its kernel was killed "
                 "(the namespace is lost: restart(replay=[...]) rebuilds it)",
-                duration_s=time.monotonic() - started,
             )
         except KernelProtocolError as broken:
-            self._stop_kernel()
-            self._dead_reason = "the previous cell broke the kernel protocol and the kernel was stopped"
-            return CellResult(
+            return self._kernel_stopped(
+                PROTOCOL_BROKEN,
+                started,
                 status=CellStatus.protocol_error,
                 error_type="ProtocolError",
                 error_message=clip_text(
@@ -232,35 +230,39 @@ class KernelSession(ABC):
                     ERROR_MESSAGE_LIMIT,
                     "error message",
                 ),
-                duration_s=time.monotonic() - started,
             )
         except KernelDied as died:
             if self._quota_breach() is not None:
                 return self._quota_result(started)
             diagnostics = self._conn.diagnostic_text() if self._conn else ""
             status, why = self._why_dead()
-            self._stop_kernel()
-            self._dead_reason = f"the previous cell ended the kernel: {why}"
-            return CellResult(
+            return self._kernel_stopped(
+                f"the previous cell ended the kernel: {why}",
+                started,
                 status=status,
                 stderr=diagnostics,
                 error_type="OutOfMemory" if status is CellStatus.out_of_memory else "KernelDied",
                 error_message=f"{why} ({died})",
-                duration_s=time.monotonic() - started,
             )
         if self._quota_breach() is not None:  # broken right at the end: the kernel is being killed
             return self._quota_result(started)
         try:
             return self._result(reply)
         except (TypeError, ValueError) as wrong:  # well-formed JSON with the wrong fields
-            self._stop_kernel()
-            self._dead_reason = "the previous cell broke the kernel protocol and the kernel was stopped"
-            return CellResult(
+            return self._kernel_stopped(
+                PROTOCOL_BROKEN,
+                started,
                 status=CellStatus.protocol_error,
                 error_type="ProtocolError",
                 error_message=f"the kernel's reply broke the protocol ({str(wrong)[:300]}); the kernel was stopped",
-                duration_s=time.monotonic() - started,
             )
+
+    def _kernel_stopped(self, dead_reason: str, started: float, **result: Any) -> CellResult:
+        """Stop the kernel a cell ended, timed out or broke, and say so: `dead_reason` is what the
+        next cell is told, `result` this cell's CellResult fields."""
+        self._stop_kernel()
+        self._dead_reason = dead_reason
+        return CellResult(duration_s=time.monotonic() - started, **result)
 
     def _quota_breach(self) -> str | None:
         """Why the watch stopped the kernel (it records the reason before it kills), or None."""
@@ -268,14 +270,13 @@ class KernelSession(ABC):
 
     def _quota_result(self, started: float) -> CellResult:
         reason = self._quota_breach() or "the work folder is over its quota"
-        self._stop_kernel()
-        self._dead_reason = f"the previous cell broke the disk quota ({reason}) and the kernel was stopped"
-        return CellResult(
+        return self._kernel_stopped(
+            f"the previous cell broke the disk quota ({reason}) and the kernel was stopped",
+            started,
             status=CellStatus.disk_quota,
             error_type="DiskQuotaExceeded",
             error_message=f"{reason}; the kernel and all its processes were stopped. Write less (or "
             "raise SandboxLimits.disk_bytes/disk_files); the files already written stay in the work folder",
-            duration_s=time.monotonic() - started,
         )
 
     def _result(self, reply: dict[str, Any]) -> CellResult:
