@@ -161,13 +161,12 @@ def _withdraw_cohort(target_root: Path, entity: str, cohort: str) -> None:
 
 
 def _records(work: Path, entity: str) -> dict[str, dict]:
-    path = OutputLayout(work).cohort_info_path(entity)
-    if not hostfs.is_regular(work, path):
+    """The entity's cohort_info.json records in `work` ({} when the engine wrote none); a damaged
+    file is an error, never a silently shorter list."""
+    layout = hostfs.output_layout(work)
+    if not hostfs.is_regular(work, Path(layout.cohort_info_path(entity))):
         return {}
-    records = hostfs.read_json(work, path)
-    if not isinstance(records, dict):
-        raise GenoteamError(f"{path} is not a cohort_info record", "the engine wrote a damaged file")
-    return {str(k): v for k, v in records.items() if isinstance(v, dict)}
+    return layout.cohort_info(entity)
 
 
 # ------------------------------------------------------------------------------ cohort
