@@ -4,25 +4,38 @@ platform ids included, and every id either engine reports is accepted back."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from genoteam.agents.pi import parse_survey, survey_cell
 from genoteam.data.catalogue import CohortCatalogue
 from genoteam.pipeline.cohorts import plan_cohorts
 from genoteam.pipeline.reference import HostSurvey
+from genoteam.sandbox import SessionSpec, open_session
 from genoteam.toolkit.errors import GenoteamError
 
 KIDNEY = "Kidney_Clear_Cell_Carcinoma"
 
 
-@pytest.fixture()
-def survey(sandbox_session):
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    """The team's platform survey in one real local kernel shared by the module's tests; each set
+    of folders is surveyed once (parsing GSE781's SOFT file is the slow part)."""
+    work = tmp_path_factory.mktemp("pi-survey")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        session = open_session(SessionSpec(task_id="pi-survey", work_dir=work), backend="local")
+
     def run(folders):
-        result = sandbox_session.run_cell(survey_cell({name: str(path) for name, path in folders.items()}))
+        result = session.run_cell(survey_cell({name: str(path) for name, path in folders.items()}))
         assert result.ok, result.error_message
         return parse_survey(result.stdout)[0]
 
-    return run
+    try:
+        yield _once(run)
+    finally:
+        session.close()
 
 
 def _once(survey):
@@ -44,7 +57,7 @@ def _tasks(plan) -> list[tuple[str, str | None]]:
 
 def test_both_engines_plan_the_same_cohorts_for_every_cohort_request(shared_input, survey):
     catalogue = CohortCatalogue(shared_input)
-    team_survey, host_survey = _once(survey), _once(HostSurvey())
+    team_survey, host_survey = survey, _once(HostSurvey())
     everything = [(f"{KIDNEY}/GSE781", "GPL96+GPL97"), (f"{KIDNEY}/TCGA", None)]
     expected = {
         None: everything,
@@ -81,7 +94,6 @@ def test_an_id_that_names_no_cohort_is_an_error_that_lists_the_cohorts(shared_in
 
 def test_a_condition_trait_gets_its_cohorts_and_an_unknown_trait_is_an_error(shared_input, survey):
     catalogue = CohortCatalogue(shared_input)
-    survey = _once(survey)
     plan = plan_cohorts(catalogue, "Bile_Duct_Cancer", KIDNEY, None, survey)
     assert plan.entities == ["Bile_Duct_Cancer", KIDNEY]
     assert {t.task_id for t in plan.tasks} >= {"Bile_Duct_Cancer/TCGA", f"{KIDNEY}/GSE781"}
