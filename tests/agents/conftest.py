@@ -230,3 +230,26 @@ def model_sandbox(docker_engine) -> str:
 
     ensure_image(docker_engine, progress=lambda line: None)
     return "docker"
+
+
+@pytest.fixture(scope="session")
+def offline_chol_team(shared_input: Path, docker_engine, tmp_path_factory):
+    """The offline team (no model, shipped code, a fresh memory) on TCGA CHOL in the Docker sandbox,
+    run once for the session: (its output folder, its result). Tests that compare against the
+    offline answer share it instead of each running the same job again."""
+    from genoteam.agents.engine import run_team
+    from genoteam.pipeline.api import AnalysisRequest
+    from genoteam.sandbox.image import ensure_image
+
+    image = ensure_image(docker_engine, progress=lambda line: None).id
+    root = tmp_path_factory.mktemp("offline-chol")
+    result = run_team(
+        AnalysisRequest(trait="Bile_Duct_Cancer"),
+        shared_input,
+        root / "out",
+        sandbox="docker",
+        config=TeamConfig(),
+        memory_path=root / "memory.sqlite",
+        sandbox_image=image,
+    )
+    return root / "out", result

@@ -27,14 +27,19 @@ def _run(argv: list[str], capsys) -> dict:
 @pytest.mark.docker
 @pytest.mark.parametrize(("trait", "series"), [("Bile_Duct_Cancer", None), (KIDNEY, "GSE781")])
 def test_model_first_with_a_competent_model_equals_the_offline_run(
-    shared_input, tmp_path, capsys, trait, series, model_sandbox
+    shared_input, tmp_path, capsys, trait, series, model_sandbox, request
 ):
     input_dir = shared_input
     if series:  # one GEO series, copied so the run sees only it
         input_dir = tmp_path / "input"
         shutil.copytree(shared_input / "GEO" / trait / series, input_dir / "GEO" / trait / series)
     base = ["run", "--trait", trait, "--input", str(input_dir), "--sandbox", model_sandbox, "--json"]
-    offline = _run([*base, "--output", str(tmp_path / "offline"), "--memory", str(tmp_path / "m0")], capsys)
+    if series:
+        offline_dir = tmp_path / "offline"
+        offline = _run([*base, "--output", str(offline_dir), "--memory", str(tmp_path / "m0")], capsys)
+    else:  # the whole CHOL input: the session's offline run of it (the same job `genoteam run` does)
+        offline_dir, result = request.getfixturevalue("offline_chol_team")
+        offline = result.model_dump()
     script = Script(fallback=competent_model)
     with ScriptedModelServer(script) as server:
         config = write_config(tmp_path / "team.toml", server.api_base)
@@ -47,12 +52,10 @@ def test_model_first_with_a_competent_model_equals_the_offline_run(
     hits = [(g["gene"], g["coefficient"], g["q_value"]) for g in modelled["significant_genes"]]
     assert hits == [(g["gene"], g["coefficient"], g["q_value"]) for g in offline["significant_genes"]]
     assert len(hits) > 100
-    tables = sorted(
-        p.relative_to(tmp_path / "offline") for p in (tmp_path / "offline" / "preprocess").rglob("*.csv")
-    )
+    tables = sorted(p.relative_to(offline_dir) for p in (offline_dir / "preprocess").rglob("*.csv"))
     assert tables
     for rel in tables:
-        assert (out / rel).read_bytes() == (tmp_path / "offline" / rel).read_bytes(), rel
+        assert (out / rel).read_bytes() == (offline_dir / rel).read_bytes(), rel
     provenance = json.loads((out / "provenance.json").read_text())
     visits = [v for t in provenance["tasks"] for v in t["visits"] if v["status"] == "passed"]
     assert visits and not any(v["from_memory"] for v in visits)  # every unit written by a model

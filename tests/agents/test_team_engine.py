@@ -168,18 +168,15 @@ def test_when_every_cohort_fails_the_job_failed_and_says_why(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.docker
-def test_chol_team_in_docker_agrees_with_reference(shared_input, tmp_path, docker_engine):
-    from genoteam.sandbox.image import ensure_image
-
-    image = ensure_image(docker_engine, progress=lambda line: None).id
+def test_chol_team_in_docker_agrees_with_reference(shared_input, tmp_path, offline_chol_team):
     request = AnalysisRequest(trait="Bile_Duct_Cancer")
-    team = _offline_team(request, shared_input, tmp_path / "team", tmp_path, sandbox="docker", image=image)
+    team_out, team = offline_chol_team
     reference = run_reference(request, shared_input, tmp_path / "reference")
     assert team.status == reference.status == "complete"
     assert team.selected_cohorts == reference.selected_cohorts == ["TCGA"]
     team_genes = {g.gene for g in team.significant_genes}
     assert len(team_genes) > 1000 and _f1(team_genes, {g.gene for g in reference.significant_genes}) == 1.0
-    provenance = _check_team_output(tmp_path / "team", team)
+    provenance = _check_team_output(team_out, team)
     assert [o.cohort for o in team.cohorts] == ["TCGA"] and team.cohorts[0].sample_size == 45
     codes = {(t["task_id"], v["unit"]): v["final_code"] for t in provenance["tasks"] for v in t["visits"]}
     assert set(codes) == {
