@@ -37,7 +37,7 @@ from genoteam.agents.records import TaskRecord
 from genoteam.agents.run_record import JobState, RunRecord, collect_run_record
 from genoteam.agents.setup_cells import cohort_setup, statistics_setup
 from genoteam.data.catalogue import CohortCatalogue
-from genoteam.pipeline.admission import CohortSize, estimate_cohort, refusal
+from genoteam.pipeline.admission import CohortSize, estimate_cohort, refusal, refused_outcome
 from genoteam.pipeline.api import (
     AnalysisRequest,
     AnalysisResult,
@@ -431,17 +431,19 @@ class TeamRun:
         """An out_of_memory outcome, before any sandbox starts, for a cohort whose estimated need
         exceeds the sandbox's memory limit (pipeline/admission.py); None when it fits."""
         limit = self.sandbox_limits.memory
-        why = refusal(
+        need = refusal(
             size,
             parse_size(limit),
             f"the sandbox memory limit ({limit})",
-            "run it with a larger sandbox memory limit, or with the reference engine on a machine that has it",
+            "run it with a larger sandbox memory limit (GENOTEAM_SANDBOX_MEMORY), or with the reference "
+            "engine on a machine that has it",
         )
-        if why is None:
+        if need is None or size is None:
             return None
-        self.state.task_errors[task.task_id] = why
-        self.progress.report(f"{task.task_id}: {why}")
-        return CohortOutcome(cohort=task.output_id, trait=task.entity, usable=False, error=why)
+        outcome = refused_outcome(task.output_id, task.entity, size, need)
+        self.state.task_errors[task.task_id] = outcome.error or ""
+        self.progress.report(f"{task.task_id}: {outcome.error}")
+        return outcome
 
     def _preprocess(
         self, task: CohortTask, size: CohortSize | None

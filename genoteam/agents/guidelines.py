@@ -116,6 +116,9 @@ class ActionUnit(_Strict):
     needs_domain_knowledge: bool = False
     optional: bool = False  # only optional units may be skipped by a model planner
     produces: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
+    # kernel variables deleted once the unit is approved, because no later unit reads them (the
+    # raw tables a later table replaces: memory for the rest of the task, docs/agents.md)
+    releases: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)
     skip_if: str | None = None  # expression in the kernel before the unit: true -> the planner skips it
     stop_if: str | None = None  # expression after the unit: true -> the task ends early (not a failure)

@@ -456,7 +456,7 @@ class TaskRunner:
         if attempt.verdict.approved and attempt.snippet_origin == SHIPPED and self._second_opinion_due(unit):
             self._ask_second_opinion(unit, attempt, preview)
         if attempt.verdict.approved:
-            self.session.run_cell(commit_cell(), timeout_s=CHECK_TIMEOUT_S)
+            self.session.run_cell(commit_cell(unit), timeout_s=CHECK_TIMEOUT_S)
         elif not kernel_lost:  # a lost kernel was rebuilt from accepted code already
             self._undo(attempt)
 

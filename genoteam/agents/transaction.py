@@ -89,9 +89,11 @@ def rollback_cell() -> str:
     return _ROLLBACK.replace("{saved}", _SAVED).replace("{marker}", MARKER)
 
 
-def commit_cell() -> str:
-    """Drop the snapshot of an approved attempt."""
-    return f"globals().pop({_SAVED!r}, None)\n"
+def commit_cell(unit: ActionUnit) -> str:
+    """Drop the snapshot of an approved attempt, and the variables the unit releases (no later
+    unit reads them: without this the kernel keeps every unit's tables alive to the end)."""
+    names = [_SAVED, *unit.releases]
+    return f"for _name in {names!r}:\n    globals().pop(_name, None)\ndel _name\nimport gc as _gc\n_gc.collect()\ndel _gc\n"
 
 
 def parse_transaction_output(stdout: str) -> dict | None:

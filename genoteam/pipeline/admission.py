@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genoteam.data.catalogue import Cohort
+from genoteam.pipeline.api import CohortOutcome, MemoryNeed
 
 BYTES_PER_VALUE = 40  # peak bytes per expression value (measured ~38.5 at 20,000 genes)
 BASE_BYTES = 250 * 2**20  # interpreter, numpy/pandas/scipy/sklearn and the kernel (measured ~160-230 MB)
@@ -140,15 +141,37 @@ def memory_limit_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def refusal(size: CohortSize | None, limit_bytes: int, where: str, remedy: str) -> str | None:
-    """The out_of_memory message for a cohort that cannot fit in `limit_bytes`, else None."""
+def refusal(size: CohortSize | None, limit_bytes: int, where: str, remedy: str) -> MemoryNeed | None:
+    """What a cohort that cannot fit in `limit_bytes` needs (its refusal), else None."""
     if size is None or size.needed_bytes <= limit_bytes:
         return None
+    return MemoryNeed(
+        needed_bytes=size.needed_bytes,
+        limit_bytes=limit_bytes,
+        limit=where,
+        rows=size.rows,
+        samples=size.samples,
+        source_file=size.source_file,
+        remedy=remedy,
+    )
+
+
+def refusal_message(cohort: str, need: MemoryNeed) -> str:
+    """The refusal in words: the cohort, its shape, the memory it needs, the limit, what to do."""
     shape = (
-        f"{size.rows:,} rows x {size.samples:,} samples" if size.samples > 1 else f"{size.values:,} values"
+        f"{need.rows:,} rows x {need.samples:,} samples"
+        if need.samples > 1
+        else f"{need.rows * need.samples:,} values"
     )
     return (
-        f"{OUT_OF_MEMORY}: cohort {size.cohort} ({shape} in {size.source_file}) needs about "
-        f"{human(size.needed_bytes)} of memory and {where} allows {human(limit_bytes)}; "
-        f"not started. {remedy}"
+        f"{OUT_OF_MEMORY}: cohort {cohort} ({shape} in {need.source_file}) needs about "
+        f"{human(need.needed_bytes)} of memory and {need.limit} allows {human(need.limit_bytes)}; "
+        f"not started. {need.remedy}"
+    )
+
+
+def refused_outcome(cohort: str, trait: str, size: CohortSize, need: MemoryNeed) -> CohortOutcome:
+    """The cohort's out_of_memory outcome: the reason in words and its figures."""
+    return CohortOutcome(
+        cohort=cohort, trait=trait, usable=False, error=refusal_message(size.cohort, need), out_of_memory=need
     )

@@ -54,6 +54,19 @@ class AnalysisRequest(BaseModel):
         return self
 
 
+class MemoryNeed(BaseModel):
+    """Why a cohort was refused before it started (pipeline/admission.py): the memory its
+    preprocessing is estimated to need, the limit it must run within, and what to do."""
+
+    needed_bytes: int
+    limit_bytes: int
+    limit: str  # whose limit: "the sandbox memory limit (4g)", "this machine"
+    rows: int
+    samples: int
+    source_file: str
+    remedy: str
+
+
 class CohortOutcome(BaseModel):
     cohort: str
     trait: str
@@ -61,6 +74,7 @@ class CohortOutcome(BaseModel):
     sample_size: int | None = None
     note: str = ""
     error: str | None = None  # set when preprocessing failed (not merely unusable)
+    out_of_memory: MemoryNeed | None = None  # set when refused for memory (error says it in words)
 
 
 class GeneHit(BaseModel):

@@ -17,7 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from genoteam.data.catalogue import Cohort, CohortCatalogue
-from genoteam.pipeline.admission import CohortSize, estimate_cohort, memory_limit_bytes, refusal
+from genoteam.pipeline.admission import (
+    CohortSize,
+    estimate_cohort,
+    memory_limit_bytes,
+    refusal,
+    refused_outcome,
+)
 from genoteam.pipeline.api import (
     AnalysisRequest,
     AnalysisResult,
@@ -152,15 +158,15 @@ def _outcome_in_worker(
     return _outcome(task, output_root, survey, symbol_policy)[0]
 
 
-def _refused(plan: CohortPlan) -> tuple[list[CohortSize | None], dict[int, str]]:
-    """Each task's size estimate, and the tasks refused because they cannot fit at all."""
+def _refused(plan: CohortPlan) -> tuple[list[CohortSize | None], dict[int, CohortOutcome]]:
+    """Each task's size estimate, and the outcomes of tasks refused because they cannot fit at all."""
     sizes = [estimate_cohort(task.cohort) for task in plan.tasks]
     limit = memory_limit_bytes()
     refused = {}
-    for i, size in enumerate(sizes):
-        why = refusal(size, limit, "this machine", "run it on a machine with more memory")
-        if why:
-            refused[i] = why
+    for i, (task, size) in enumerate(zip(plan.tasks, sizes, strict=True)):
+        need = refusal(size, limit, "this machine", "run it on a machine with more memory")
+        if need is not None and size is not None:
+            refused[i] = refused_outcome(task.output_id, task.entity, size, need)
     return sizes, refused
 
 
@@ -178,9 +184,9 @@ def preprocess_all(
     tasks = plan.tasks
     sizes, refused = _refused(plan)
     outcomes: dict[int, CohortOutcome] = {}
-    for i, why in refused.items():
-        outcomes[i] = CohortOutcome(cohort=tasks[i].output_id, trait=tasks[i].entity, usable=False, error=why)
-        progress(f"{tasks[i].task_id} refused: {why}", True)
+    for i, outcome in refused.items():
+        outcomes[i] = outcome
+        progress(f"{tasks[i].task_id} refused: {outcome.error}", True)
     runnable = [i for i in range(len(tasks)) if i not in refused]
     workers = worker_count([sizes[i] for i in runnable])
     if workers <= 1:

@@ -19,6 +19,7 @@ from genoteam.pipeline.admission import (
     CohortSize,
     estimate_cohort,
     refusal,
+    refusal_message,
 )
 from genoteam.pipeline.api import AnalysisRequest
 from genoteam.pipeline.parallel import WORKERS_ENV, run_in_parallel
@@ -60,8 +61,11 @@ def test_real_chol_matrix_size(shared_input: Path) -> None:
 def test_refusal_names_the_cohort_and_the_memory_needed() -> None:
     size = CohortSize("TCGA_Big_(BIG)", samples=6000, rows=20000, source_file="big.gz")
     assert size.needed_bytes == BASE_BYTES + BYTES_PER_VALUE * 120_000_000
-    why = refusal(size, 4 * 2**30, "the sandbox memory limit (4g)", "raise it")
-    assert why is not None and why.startswith("out_of_memory: cohort TCGA_Big_(BIG)")
+    need = refusal(size, 4 * 2**30, "the sandbox memory limit (4g)", "raise it")
+    assert need is not None and (need.needed_bytes, need.limit_bytes) == (size.needed_bytes, 4 * 2**30)
+    assert (need.rows, need.samples, need.remedy) == (20000, 6000, "raise it")
+    why = refusal_message(size.cohort, need)
+    assert why.startswith("out_of_memory: cohort TCGA_Big_(BIG)") and why.endswith("not started. raise it")
     assert "20,000 rows x 6,000 samples" in why and "needs about 4.7 GB" in why and "4.0 GB" in why
     assert refusal(size, 8 * 2**30, "x", "y") is None
     assert refusal(None, 1, "x", "y") is None  # what cannot be sized is not refused
@@ -115,6 +119,10 @@ def test_team_refuses_a_cohort_larger_than_its_sandbox_before_starting(
     assert not outcome.usable and outcome.error is not None
     assert outcome.error.startswith("out_of_memory: cohort TCGA_")
     assert "needs about" in outcome.error and f"sandbox memory limit ({limit})" in outcome.error
+    need = outcome.out_of_memory  # the same, as figures a client can act on
+    assert need is not None and need.needed_bytes == size.needed_bytes
+    assert need.limit_bytes == (size.needed_bytes // 2**20 - 1) * 2**20 < need.needed_bytes
+    assert (need.rows, need.samples) == (size.rows, size.samples) and "GENOTEAM_SANDBOX_MEMORY" in need.remedy
     assert result.status in ("failed", "insufficient_data") and "out_of_memory" in result.message
     assert not (tmp_path / "out" / "preprocess" / TRAIT / "cohort_info.json").exists()  # never started
     provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())

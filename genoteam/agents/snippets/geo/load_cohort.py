@@ -26,3 +26,4 @@ for note in platform_data.notes:
 characteristics = characteristics_table(samples)
 for row, values in unique_values_by_row(characteristics, max_values=8).items():
     print(f"characteristics row {row}: {values}")
+del series, parts, platform_data  # the whole series (every platform's tables): later units read this cohort's
