@@ -73,6 +73,15 @@ def header(role: str, purpose: str, task_id: str, unit: str | None) -> str:
     return f"ROLE: {role}\nPURPOSE: {purpose}\nTASK: {task_id}\nUNIT: {unit or '-'}\n"
 
 
+def _system(
+    role: str, purpose: str, task_id: str, unit: str, rules: str, prose: str = "", prose_limit: int = 6_000
+) -> str:
+    """A role's system prompt: the header, the role's brief, what to answer (`rules`) and, when
+    the guideline has prose, that prose (clipped)."""
+    system = header(role, purpose, task_id, unit) + "\n" + ROLE_BRIEFS[role] + "\n\n" + rules
+    return system + ("\n\n# Guideline\n" + clip(prose, prose_limit) if prose else "")
+
+
 def code_messages(
     role: str,
     guideline: Guideline,
@@ -86,9 +95,7 @@ def code_messages(
     """Prompt for writing (or revising) the code of one unit."""
     brief = brief or UnitBrief()
     purpose = "domain_code" if role == "domain_expert" else "code"
-    system = header(role, purpose, task_id, unit.name) + "\n" + ROLE_BRIEFS[role] + "\n\n" + CODE_FORMAT
-    if guideline.prose:
-        system += "\n\n# Guideline\n" + clip(guideline.prose, 12_000)
+    system = _system(role, purpose, task_id, unit.name, CODE_FORMAT, guideline.prose, 12_000)
     parts = [f"# Context (already run in the kernel)\n```python\n{setup_code.strip()}\n```"]
     if brief.preview:
         parts.append("# Variables in the kernel now\n" + brief.preview)
@@ -125,18 +132,14 @@ def second_opinion_messages(
     guideline: Guideline, unit: ActionUnit, task_id: str, code: str, output: str, preview: str
 ) -> list[dict]:
     """Prompt for the domain expert's check of the rule-based choice a shipped snippet made."""
-    system = (
-        header("domain_expert", "domain_review", task_id, unit.name)
-        + "\n"
-        + ROLE_BRIEFS["domain_expert"]
-        + "\n\nThe team's rule-based chooser has made the choice below for a unit that needs biological judgement. "
+    rules = (
+        "The team's rule-based chooser has made the choice below for a unit that needs biological judgement. "
         "Check it against the candidate fields. If it is right, answer with one JSON object "
         '{"agree": true, "reason": "..."}. If it is wrong, answer {"agree": false, "reason": "what is wrong"} '
         "followed by exactly one ```python code block with the corrected code for the whole unit (it will be "
         "run, checked and reviewed like any other attempt)."
     )
-    if guideline.prose:
-        system += "\n\n# Guideline\n" + clip(guideline.prose, 6_000)
+    system = _system("domain_expert", "domain_review", task_id, unit.name, rules, guideline.prose)
     user = (
         f"# Action unit `{unit.name}`\n{unit.instructions.strip()}\n\n"
         + (f"# Variables in the kernel before the choice\n{preview}\n\n" if preview else "")
@@ -149,15 +152,12 @@ def review_messages(request: ReviewRequest, task_id: str, brief: ReviewBrief | N
     """Prompt for judging one attempt: the guideline's rules for the unit, the kernel before the
     attempt, the attempt and the task history; nothing else (not the author's reasoning)."""
     attempt = request.attempt
-    system = (
-        header("reviewer", "review", task_id, attempt.unit)
-        + "\n"
-        + ROLE_BRIEFS["reviewer"]
-        + '\n\nAnswer with one JSON object: {"approved": true|false, "reason": "...", "requests": ["concrete change", ...]}.'
+    rules = (
+        'Answer with one JSON object: {"approved": true|false, "reason": "...", "requests": ["concrete change", ...]}.'
         " Reject only for a concrete problem, and then list what must change."
     )
-    if brief is not None and brief.guideline.prose:
-        system += "\n\n# Guideline\n" + clip(brief.guideline.prose, 6_000)
+    prose = brief.guideline.prose if brief is not None else ""
+    system = _system("reviewer", "review", task_id, attempt.unit, rules, prose)
     rules = (
         f"# Checks of this unit (already run; results below)\n{checks_text(brief.unit)}\n\n"
         + (f"# Variables in the kernel before the attempt\n{brief.preview}\n\n" if brief.preview else "")
