@@ -554,12 +554,8 @@ def unique_values_by_row(table: pd.DataFrame, max_values: int = 30) -> dict[obje
     return {index: list(pd.unique(row.to_numpy()))[:max_values] for index, row in table.iterrows()}
 
 
-def read_geo_cohort(directory: str | Path) -> GeoSeries:
-    """Read a GenoTEX-style cohort folder (series matrix file(s) and/or a family SOFT file).
-
-    Expression comes from the series-matrix files when present (one per platform), otherwise
-    from the family SOFT's sample tables; the platform annotation comes from the family SOFT.
-    """
+def _cohort_files(directory: str | Path) -> tuple[list[Path], list[Path]]:
+    """A cohort folder's series-matrix files and family SOFT files (sorted), or why it has none."""
     directory = Path(directory)
     if not directory.is_dir():
         raise InputFileError(directory, "cohort folder does not exist")
@@ -568,6 +564,16 @@ def read_geo_cohort(directory: str | Path) -> GeoSeries:
     softs = [p for p in files if "soft" in p.name.lower()]
     if not matrices and not softs:
         raise InputFileError(directory, "no series-matrix or SOFT file in the cohort folder")
+    return matrices, softs
+
+
+def read_geo_cohort(directory: str | Path) -> GeoSeries:
+    """Read a GenoTEX-style cohort folder (series matrix file(s) and/or a family SOFT file).
+
+    Expression comes from the series-matrix files when present (one per platform), otherwise
+    from the family SOFT's sample tables; the platform annotation comes from the family SOFT.
+    """
+    matrices, softs = _cohort_files(directory)
     if not matrices:
         return read_geo(softs[0])
     parts = [read_geo(m) for m in matrices]
@@ -597,14 +603,7 @@ def read_geo_headers(directory: str | Path) -> GeoSeries:
     series-matrix file's header ends where its table begins, and a family SOFT is streamed
     without building its tables (and not at all beside a single series-matrix file). The
     cohort's own task then parses the series once."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise InputFileError(directory, "cohort folder does not exist")
-    files = sorted(p for p in directory.iterdir() if p.is_file())
-    matrices = [p for p in files if "series_matrix" in p.name.lower()]
-    softs = [p for p in files if "soft" in p.name.lower()]
-    if not matrices and not softs:
-        raise InputFileError(directory, "no series-matrix or SOFT file in the cohort folder")
+    matrices, softs = _cohort_files(directory)
     parts = [_matrix_headers(m) for m in matrices]
     several = sum(len(part.platforms) for part in parts) > 1
     entities = (
