@@ -145,3 +145,52 @@ def test_cohorts_in_parallel_give_the_serial_answer(
         assert sum(m.endswith(" done") for m in messages) == 3  # per-cohort progress
     assert runs["1"] == runs["3"]
     assert runs["1"][0]["status"] == "complete" and runs["1"][0]["significant_genes"]
+
+
+def _xena_matrix(path: Path, genes: int, barcodes: list[str]) -> None:
+    """A real Xena-shaped gzip matrix of genes x barcodes (values from a short repeating cycle,
+    so 600 MB of text compress in seconds); its shape is what the estimate reads."""
+    import gzip
+
+    values = "\t".join(f"{6 + (j % 7) * 0.125:.3f}" for j in range(len(barcodes)))
+    with gzip.open(path, "wt", compresslevel=1) as out:
+        out.write("sample\t" + "\t".join(barcodes) + "\n")
+        for i in range(genes):
+            out.write(f"GENE{i}\t{values}\n")
+
+
+def test_team_refuses_a_20000_x_6000_cohort_with_the_default_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case: 20,000 genes x 6,000 samples, default sandbox memory (4g): refused before
+    any sandbox starts, with the memory it would need (the estimate reads only the file's header,
+    first rows and gzip trailer: nothing is parsed)."""
+    monkeypatch.delenv("GENOTEAM_SANDBOX_MEMORY", raising=False)
+    generate(SynthConfig(n_genes=100, n_samples=20, seed=3, kind="tcga"), tmp_path / "in")
+    xena = next((tmp_path / "in" / "TCGA").iterdir())
+    matrix = next(xena.glob("*PANCAN*"))
+    barcodes = [f"TCGA-{i // 100:02d}-{i % 10000:04d}-{'01' if i % 5 else '11'}" for i in range(6000)]
+    _xena_matrix(matrix, 20_000, barcodes)
+    cohort = next(c for c in CohortCatalogue(tmp_path / "in").cohorts_for_trait(TRAIT) if c.source == "TCGA")
+    size = estimate_cohort(cohort)
+    assert size is not None and size.samples == 6000 and abs(size.rows - 20_000) <= 20
+    started = time.monotonic()
+    result = run_team(
+        AnalysisRequest(trait=TRAIT),
+        tmp_path / "in",
+        tmp_path / "out",
+        sandbox="local",
+        config=TeamConfig(),
+        memory_path=tmp_path / "memory.sqlite",
+    )
+    assert time.monotonic() - started < 60
+    (outcome,) = result.cohorts
+    need = outcome.out_of_memory
+    assert (
+        need is not None and need.limit == "the sandbox memory limit (4g)" and need.limit_bytes == 4 * 2**30
+    )
+    assert need.needed_bytes == size.needed_bytes > 4.5 * 2**30  # ~4.7 GB: 40 bytes x 120 M values + 250 MB
+    assert "needs about 4.7 GB of memory and the sandbox memory limit (4g) allows 4.0 GB" in outcome.error
+    assert "not started" in outcome.error and "GENOTEAM_SANDBOX_MEMORY" in outcome.error
+    assert result.status in ("failed", "insufficient_data") and "out_of_memory" in result.message
+    assert not (tmp_path / "out" / "preprocess" / TRAIT / "cohort_info.json").exists()  # never started
