@@ -8,7 +8,9 @@ node's CPUs (sandbox/pool.py `node_pool_env`).
 
 Why a streaming Ray task: its first value is the node id, sent the moment the task starts there,
 so the "started" event (and the batch's "running" state) is true and names the node; the second
-value is the outcome.
+value is the outcome. Ray Client (`ray://`) has no streaming tasks: there a task is one value,
+at most as many are submitted as the cluster has CPUs (so a submitted task is a running one),
+and its node is known from its outcome.
 
 A task whose node or worker dies is lost, not failed: Ray's own retries are off, so the executor
 sees each loss, emits a "rescheduled" event naming the node and the error, and submits the task
@@ -67,6 +69,12 @@ def _remove_leftovers() -> None:
         lifecycle.remove_leftovers(docker_client(timeout_s=30))
 
 
+def _run_here(task: BatchTask, attempt: int, node: str) -> TaskOutcome:
+    if attempt > 1:
+        _remove_leftovers()
+    return run_batch_task(task, node)
+
+
 def run_on_node(task: BatchTask, attempt: int) -> Iterator[Any]:
     """The Ray task: say where it started, then run the batch task here and yield its outcome."""
     import ray
@@ -74,9 +82,17 @@ def run_on_node(task: BatchTask, attempt: int) -> Iterator[Any]:
     node = ray.get_runtime_context().get_node_id()
     _prepare_node(node)
     yield node
-    if attempt > 1:
-        _remove_leftovers()
-    yield run_batch_task(task, node)
+    yield _run_here(task, attempt, node)
+
+
+def run_on_node_whole(task: BatchTask, attempt: int) -> TaskOutcome:
+    """The same as one value, for Ray Client (which has no streaming tasks): the node is known
+    from the outcome only."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    _prepare_node(node)
+    return _run_here(task, attempt, node)
 
 
 # ---------------------------------------------------------------- the driver
@@ -124,17 +140,20 @@ class RayExecutor:
         order_check(tasks)
         with connected(self.cluster) as info:
             self._description = f"Ray executor on {info.describe()}"
-            return _Driver(self, tasks, on_event).run()
+            return _Driver(self, tasks, on_event, streaming=info.kind != "client").run()
 
 
 class _Driver:
     """One run's scheduling state: tasks wait in plan order until their needs have finished."""
 
-    def __init__(self, executor: RayExecutor, tasks: Sequence[BatchTask], on_event: EventCallback) -> None:
+    def __init__(
+        self, executor: RayExecutor, tasks: Sequence[BatchTask], on_event: EventCallback, streaming: bool
+    ) -> None:
         import ray
 
         self.ray = ray
-        self.remote = ray.remote(run_on_node)
+        self.streaming = streaming
+        self.remote = ray.remote(run_on_node if streaming else run_on_node_whole)
         self.executor = executor
         self.on_event = on_event
         self.keys = {t.key for t in tasks}
@@ -163,15 +182,24 @@ class _Driver:
                     pass
         return self.outcomes
 
+    def _limit(self, nodes: dict[str, dict[str, float]]) -> int | None:
+        """At most this many tasks submitted at once: --max-parallel, and without streaming (Ray
+        Client) the cluster's CPUs, so that a submitted task is a running one."""
+        limits = [self.executor.max_parallel] if self.executor.max_parallel else []
+        if not self.streaming:
+            limits.append(max(1, int(sum(r.get("CPU", 0.0) for r in nodes.values()))))
+        return min(limits) if limits else None
+
     def _submit_ready(self) -> None:
         nodes: dict[str, dict[str, float]] | None = None
         for task in list(self.waiting):
-            if self.executor.max_parallel is not None and len(self.flying) >= self.executor.max_parallel:
-                return
             if any(n in self.keys and n not in self.outcomes for n in task.needs):
                 continue
-            self.waiting.remove(task)
             nodes = alive_nodes() if nodes is None else nodes
+            limit = self._limit(nodes)
+            if limit is not None and len(self.flying) >= limit:
+                return
+            self.waiting.remove(task)
             if not nodes:
                 raise GenoteamError(
                     "the Ray cluster has no node alive",
@@ -187,16 +215,19 @@ class _Driver:
         stream = self.remote.options(
             num_cpus=task.cpus,
             memory=task.memory_bytes,
-            num_returns="streaming",
+            num_returns="streaming" if self.streaming else 1,
             max_retries=0,  # a lost attempt comes back here, to be re-submitted with an event
             retry_exceptions=False,
         ).remote(task, number)
         self.flying[stream] = _Attempt(task, number)
+        if not self.streaming:  # started now, on a node Ray names only with the outcome
+            self.flying[stream].started = time.monotonic()
+            self.on_event(TaskEvent(key=task.key, kind="started"))
 
     def _advance(self, stream: Any) -> None:
         attempt = self.flying[stream]
         try:
-            value = self.ray.get(next(stream))
+            value = self.ray.get(next(stream) if self.streaming else stream)
         except StopIteration:
             self.flying.pop(stream)
             self._finish(attempt.task, self._crashed(attempt, "the Ray task ended without an outcome"))
