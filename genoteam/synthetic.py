@@ -39,6 +39,7 @@ import numpy as np
 
 from genoteam import __version__
 from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.traits import TRAIT_PATTERN
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SYMBOL_TABLE = PACKAGE_DIR / "toolkit" / "data" / "gene_symbols.tsv.gz"
@@ -90,9 +91,9 @@ class SynthConfig:
             raise GenoteamError(
                 f"--samples {self.n_samples} is too small", "give at least 8 samples per cohort"
             )
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_'\-]*", self.trait):
+        if not re.fullmatch(TRAIT_PATTERN, self.trait):
             raise GenoteamError(
-                f"trait {self.trait!r} is not a folder-safe name", "use letters, digits, _ and -"
+                f"trait {self.trait!r} is not a folder-safe name", "use letters, digits, _ ' - and ( )"
             )
         if not re.fullmatch(r"[A-Z0-9]{2,10}", self.tcga_code):
             raise GenoteamError(

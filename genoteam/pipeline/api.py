@@ -15,10 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from genoteam.toolkit.errors import GenoteamError
-
-# GenoTEX's trait folder names: letters (any script: "Sjögrens_Syndrome"), digits, _ ' - and
-# parentheses ("Chronic_obstructive_pulmonary_disease_(COPD)"); never a path separator or a dot
-TRAIT_PATTERN = r"^[^\W_][\w'()\-]{0,99}$"
+from genoteam.toolkit.traits import TRAIT_PATTERN
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], message)
 

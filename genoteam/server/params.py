@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from genoteam.pipeline.api import AnalysisRequest
+from genoteam.toolkit.traits import TYPED_TRAIT_PATTERN
 
 JOB_ID_PATTERN = r"^job-[0-9a-f]{16}$"
 # pipeline.cohorts' ids: GSE781, GSE781_GPL96 (a platform cohort), TCGA, a TCGA code (CHOL) or TCGA_CHOL
@@ -19,7 +20,7 @@ COHORT_PATTERN = r"^(GSE[0-9]{1,8}(_GPL[0-9]{1,8}){0,8}|TCGA(_[A-Z]{2,10})?|[A-Z
 MAX_WAIT_S = 50.0  # well under 60 s, a common client-side timeout for one tool call
 DEFAULT_WAIT_S = 20.0
 # Names as people type them ("Bile Duct Cancer", "sex"); server.names maps them to canonical names.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_' \-]{0,99}$"
+NAME_PATTERN = TYPED_TRAIT_PATTERN
 
 Trait = Annotated[
     str,

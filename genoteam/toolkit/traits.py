@@ -26,6 +26,12 @@ from dataclasses import dataclass
 
 from genoteam.toolkit.errors import GenoteamError
 
+# GenoTEX's trait folder names: letters (any script: "Sjögrens_Syndrome"), digits, _ ' - and
+# parentheses ("Chronic_obstructive_pulmonary_disease_(COPD)"); never a path separator or a dot
+TRAIT_PATTERN = r"^[^\W_][\w'()\-]{0,99}$"
+# The same names as people type them ("Bile Duct Cancer"): spaces too; server.names canonicalises
+TYPED_TRAIT_PATTERN = r"^[^\W_][\w'() \-]{0,99}$"
+
 CLINICAL_CONDITIONS = ("Age", "Gender")  # conditions read from the cohort's own clinical data
 
 
