@@ -60,7 +60,7 @@ from genoteam.sandbox.api import SandboxLimits, default_limits
 from genoteam.sandbox.factory import resolve_backend
 from genoteam.sandbox.quota import parse_size
 from genoteam.sandbox.session import KernelSession
-from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.errors import GenoteamError, describe
 from genoteam.toolkit.layout import LAYOUT_FOLDERS
 
 OWNER_OF = {"GEO": "geo", "TCGA": "tcga"}
@@ -373,9 +373,7 @@ class TeamRun:
                 session.close()
         except Exception as error:  # one task's failure (even the sandbox's) is that task's outcome
             self.state.task_errors[task_id] = "".join(traceback.format_exception(error))[-4_000:]
-            problem = (
-                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
-            )
+            problem = describe(error)
             raise TaskNotRun(problem) from error
         finally:
             self.state.timings[task_id] = time.monotonic() - started
@@ -423,9 +421,7 @@ class TeamRun:
 
     def _crashed(self, task: CohortTask, error: BaseException) -> CohortOutcome:
         self.state.task_errors[task.task_id] = "".join(traceback.format_exception(error))[-4_000:]
-        return CohortOutcome(
-            cohort=task.output_id, trait=task.entity, usable=False, error=f"{type(error).__name__}: {error}"
-        )
+        return CohortOutcome(cohort=task.output_id, trait=task.entity, usable=False, error=describe(error))
 
     def _refused_for_memory(self, task: CohortTask, size: CohortSize | None) -> CohortOutcome | None:
         """An out_of_memory outcome, before any sandbox starts, for a cohort whose estimated need
@@ -579,9 +575,7 @@ class TeamRun:
             answer = self.layout.significant_genes(request.trait, request.condition)
             return answered_result(request, outcomes, self.output_dir, answer, self._plan_notes)
         except (ValueError, KeyError, TypeError, AttributeError, GenoteamError) as error:
-            problem = (
-                error.problem if isinstance(error, GenoteamError) else f"{type(error).__name__}: {error}"
-            )
+            problem = describe(error)
             return self._result(
                 "failed", outcomes, [], [], f"the statistician's answer {path.name} cannot be read: {problem}"
             )

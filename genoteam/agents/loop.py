@@ -28,6 +28,7 @@ from genoteam.agents.reviewer import Reviewer
 from genoteam.agents.transaction import begin_cell, commit_cell, parse_transaction_output, rollback_cell
 from genoteam.sandbox.api import KERNEL_LOST as SANDBOX_KERNEL_LOST
 from genoteam.sandbox.api import CellResult, CellStatus, SandboxSession
+from genoteam.toolkit.errors import describe
 
 CHECK_TIMEOUT_S = 120.0
 KERNEL_LOST = tuple(s.value for s in SANDBOX_KERNEL_LOST)  # cell statuses after which the namespace is gone
@@ -103,8 +104,7 @@ class TaskRunner:
             self.record.reason = error.problem
         except Exception as error:  # the sandbox or a model client broke: keep what was recorded so far
             self.record.status = "failed"
-            problem = getattr(error, "problem", None) or f"{type(error).__name__}: {error}"
-            self.record.reason = f"the task stopped on an unexpected error: {problem}"
+            self.record.reason = f"the task stopped on an unexpected error: {describe(error)}"
         finally:
             self.record.duration_s = time.monotonic() - started
             self.team.bus.send(

@@ -35,7 +35,7 @@ from genoteam.pipeline.api import (
 from genoteam.pipeline.results import unusable_reasons
 from genoteam.sandbox import hostfs, lifecycle
 from genoteam.toolkit.cohort_info import restore_cohort_record, update_cohort_info
-from genoteam.toolkit.errors import GenoteamError
+from genoteam.toolkit.errors import GenoteamError, describe
 from genoteam.toolkit.layout import OutputLayout, atomic_write_bytes, atomic_write_json
 
 ANSWERED = ("complete", "partial")
@@ -56,7 +56,7 @@ def run_task(task: BatchTask, node: str) -> TaskOutcome:
             )
     except Exception as error:  # one task's failure is its outcome, never the batch's crash
         status, detail = "failed", {"traceback": "".join(traceback.format_exception(error))[-3_000:]}
-        reason = _problem(error)
+        reason = describe(error)
     work = BatchFolder(Path(task.payload["batch_dir"])).work_dir(task.key)
     return TaskOutcome(
         key=task.key,
@@ -67,12 +67,6 @@ def run_task(task: BatchTask, node: str) -> TaskOutcome:
         seconds=round(time.monotonic() - started, 3),
         detail=detail,
     )
-
-
-def _problem(error: BaseException) -> str:
-    if isinstance(error, GenoteamError):
-        return error.problem + (f" ({error.hint})" if error.hint else "")
-    return f"{type(error).__name__}: {error}"
 
 
 def _fresh(folder: Path) -> Path:

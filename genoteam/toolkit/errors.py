@@ -22,3 +22,10 @@ class InputFileError(GenoteamError):
     def __init__(self, path: object, problem: str, hint: str = "") -> None:
         self.path = str(path)
         super().__init__(f"{self.path}: {problem}", hint)
+
+
+def describe(error: BaseException) -> str:
+    """One line for a user: a GenoteamError's problem with what to do, else the type and message."""
+    if isinstance(error, GenoteamError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

@@ -162,5 +162,6 @@ def test_a_sandbox_that_breaks_mid_task_fails_the_task_and_keeps_the_record(
     record = run_task(make_team(tmp_path, memory), spec, sandbox_session)
     assert record.status == "failed"
     assert "unexpected error" in record.reason and "closed" in record.reason
+    assert "open a new session" in record.reason  # what to do travels with the problem
     assert record.visits[0].unit == "load_table" and record.visits[0].status == "passed"
     assert MessageBus.read_record(tmp_path / "messages.jsonl")[-1].status == "failed"
