@@ -74,3 +74,19 @@ def test_the_check_sees_a_wrong_way_import():
     text = "from ..agents import loop\nimport genoteam.server.app\n\ndef f():\n    from genoteam.sandbox import api\n"
     found = genoteam_imports(text, PACKAGE / "toolkit" / "probe.py")
     assert [target for _, target in found] == ["agents", "server", "sandbox"]
+
+
+def test_the_run_record_and_its_writers_do_not_reach_into_the_engine():
+    """provenance.json and report.md are functions of the frozen run record alone: the record is
+    taken from the job's state, so none of these modules imports the engine (no import circle)."""
+    for name in ("run_record", "manifest", "report"):
+        tree = ast.parse((PACKAGE / "agents" / f"{name}.py").read_text())
+        imported = [
+            node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in (node.names if isinstance(node, ast.Import) else [None])
+        ]
+        assert not [m for m in imported if m and m.endswith("agents.engine")], (
+            f"agents/{name}.py imports the engine"
+        )
