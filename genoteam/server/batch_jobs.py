@@ -210,7 +210,10 @@ def run_batch_job(spec: JobSpec, job_dir: Path, max_parallel: int, report: Any, 
     assert spec.batch is not None
     task_info, input_dir, folder = job_dir / TASK_FILE, Path(spec.input_dir), job_dir / BATCH_DIR
     options = BatchOptions(
-        engine=spec.batch.batch_engine, method=spec.request.method, sandbox=spec.options.sandbox
+        engine=spec.batch.batch_engine,
+        method=spec.request.method,
+        sandbox=spec.options.sandbox,
+        sandbox_image=spec.options.sandbox_image,
     )
     resume = (folder / "plan.json").is_file()
     plan = build_plan(task_info, input_dir, folder, options, spec.batch.questions)  # the totals to count
