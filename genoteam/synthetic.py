@@ -623,6 +623,24 @@ def _write_soft_samples(out: IO[str], gse: str, part: SeriesPart, decimals: int)
         out.write("!sample_table_end\n")
 
 
+def write_geo_series(
+    folder: Path,
+    gse: str,
+    parts: Sequence[SeriesPart],
+    genes: list[str],
+    entrez: dict[str, str],
+    config: SynthConfig,
+) -> None:
+    """One series folder as GenoTEX's input has it: `<GSE>_series_matrix.txt.gz` and
+    `<GSE>_family.soft.gz`; a series on several platforms has the family SOFT only (as GSE781)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if len(parts) == 1:
+        part = parts[0]
+        path = folder / f"{gse}_series_matrix.txt.gz"
+        write_series_matrix(path, gse, part.platform, part.design, part.style, part.values, config)
+    write_family_soft(folder / f"{gse}_family.soft.gz", gse, parts, genes, entrez, config)
+
+
 def entrez_ids(genes: list[str]) -> dict[str, str]:
     """Entrez ids of the symbols, from the same table the symbols came from (empty if none)."""
     if not SYMBOL_TABLE.is_file():
@@ -799,16 +817,8 @@ def generate_geo(
     styles = geo_styles(config.trait)
     style = styles[index % len(styles)]
     folder = out / "GEO" / config.trait / gse
-    folder.mkdir(parents=True, exist_ok=True)
-    write_series_matrix(folder / f"{gse}_series_matrix.txt.gz", gse, platform, design, style, values, config)
-    write_family_soft(
-        folder / f"{gse}_family.soft.gz",
-        gse,
-        [SeriesPart(platform, design, style, values)],
-        model.genes,
-        entrez_ids(model.genes),
-        config,
-    )
+    parts = [SeriesPart(platform, design, style, values)]
+    write_geo_series(folder, gse, parts, model.genes, entrez_ids(model.genes), config)
     return {
         "source": "GEO",
         "cohort": gse,

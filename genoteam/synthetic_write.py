@@ -44,8 +44,7 @@ from genoteam.synthetic import (
     probe_values,
     simulate_expression,
     tcga_cohort,
-    write_family_soft,
-    write_series_matrix,
+    write_geo_series,
 )
 from genoteam.synthetic_corpus import (
     PAIR_PLATFORMS,
@@ -226,7 +225,6 @@ class _Writer:
         genes_x = simulate_expression(model, design, self.synth, seed)
         style = self._style(spec)
         folder = self.input / "GEO" / spec.trait / spec.cohort_id
-        folder.mkdir(parents=True, exist_ok=True)
         parts = []
         for k, gpl in enumerate(spec.platforms):
             platform = self.platforms[gpl]
@@ -240,17 +238,11 @@ class _Writer:
                 part_design = replace(design, ids=[f"GSM{number}{k + 1}{i + 1:03d}" for i in range(len(ids))])
                 part_style = replace(style, title_suffix=PAIR_PLATFORMS[k][1])
             parts.append(SeriesPart(platform, part_design, part_style, values))
-            if spec.kind != TWO_PLATFORM:  # GSE781 has no series matrix: the family SOFT is the input
-                path = folder / f"{spec.cohort_id}_series_matrix.txt.gz"
-                write_series_matrix(path, spec.cohort_id, platform, design, style, values, self.synth)
-        soft = folder / f"{spec.cohort_id}_family.soft.gz"
-        write_family_soft(soft, spec.cohort_id, parts, self.genes, self.entrez, self._series_config(spec))
+        config = replace(self.synth, trait=spec.trait)
+        write_geo_series(folder, spec.cohort_id, parts, self.genes, self.entrez, config)
         if spec.kind == TWO_PLATFORM:
             design = parts[0].design  # the combined cohort is named by the first array's samples
         return design, genes_x, str(folder.relative_to(self.out))
-
-    def _series_config(self, spec: CohortSpec) -> SynthConfig:
-        return replace(self.synth, trait=spec.trait)
 
     def _tcga(
         self, trait: TraitSpec, spec: CohortSpec, model: GeneModel, seed: np.random.SeedSequence
