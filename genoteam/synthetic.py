@@ -436,6 +436,7 @@ class GeoStyle:
     source_case: str = "tumour tissue"
     source_control: str = "normal tissue"
     title_suffix: str = ""  # a platform's own word in the titles of a two-platform series
+    batch_line: str = ""  # a characteristics line naming the processing batch, e.g. "batch: {batch}"
 
 
 def geo_styles(trait: str) -> tuple[GeoStyle, ...]:
@@ -463,6 +464,8 @@ def _geo_sample_fields(design: Design, style: GeoStyle, i: int) -> dict[str, Any
         characteristics.append(f"{style.age_key}: {age}")
     if style.show_gender:
         characteristics.append(f"{style.gender_key}: {cased(style.male if design.male[i] else style.female)}")
+    if style.batch_line:
+        characteristics.append(style.batch_line.format(batch=int(design.batch[i]) + 1))
     title = (style.title_case if case else style.title_control).format(n=i + 1)
     return {
         "title": f"{title} {style.title_suffix}" if style.title_suffix else title,

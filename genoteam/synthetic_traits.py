@@ -9,7 +9,8 @@ cohort (a test checks that no name matches a TCGA folder it should not).
 The wordings are how real series write their characteristics: varied keys ('disease state',
 'diagnosis', 'phenotype'), case ('ASTHMA', 'Healthy control'), units and formats of ages
 ('56', '56 years', '672 months', 'age at diagnosis'), words for a hidden value ('n/a',
-'unknown'), lines that are missing altogether, and extra constant lines.
+'unknown'), lines that are missing altogether, extra constant lines, and the processing
+batch under varied keys ('batch', 'scan date', 'run', ...), as an analyst can adjust for it.
 """
 
 from __future__ import annotations
@@ -167,7 +168,17 @@ def geo_wordings(trait: str) -> tuple[GeoStyle, ...]:
     cap, up = d.capitalize(), d.upper()
     neutral = {"title_case": "{n:03d}", "title_control": "{n:03d}"}
     return (
-        GeoStyle("disease state", cap, "healthy control", "age", "gender", "female", "male", **neutral),
+        GeoStyle(
+            "disease state",
+            cap,
+            "healthy control",
+            "age",
+            "gender",
+            "female",
+            "male",
+            **neutral,
+            batch_line="batch: {batch}",
+        ),
         GeoStyle(
             "tissue",
             d,
@@ -180,6 +191,7 @@ def geo_wordings(trait: str) -> tuple[GeoStyle, ...]:
             title_control="patient {n:04d}, control",
             source_case="biopsy",
             source_control="biopsy",
+            batch_line="processing batch: B{batch}",
         ),
         GeoStyle(
             "diagnosis",
@@ -192,6 +204,7 @@ def geo_wordings(trait: str) -> tuple[GeoStyle, ...]:
             age_formats=("{age} years", "{age}y", "{age}"),
             missing_age="n/a",
             **neutral,
+            batch_line="scan date: 2012-05-{batch:02d}",
         ),
         GeoStyle(
             "status",
@@ -206,6 +219,7 @@ def geo_wordings(trait: str) -> tuple[GeoStyle, ...]:
             source_case="whole blood",
             source_control="whole blood",
             **neutral,
+            batch_line="run: {batch}",
         ),
         GeoStyle(
             "phenotype",
@@ -218,8 +232,20 @@ def geo_wordings(trait: str) -> tuple[GeoStyle, ...]:
             age_formats=("{months} months", "{age} years"),
             extra=("cell type: PBMC",),
             **neutral,
+            batch_line="hybridization date: 2010-0{batch}-15",
         ),
-        GeoStyle("group", d, "healthy", "age", "gender", "Female", "Male", show_age=False, **neutral),
+        GeoStyle(
+            "group",
+            d,
+            "healthy",
+            "age",
+            "gender",
+            "Female",
+            "Male",
+            show_age=False,
+            **neutral,
+            batch_line="Batch: {batch}",
+        ),
         GeoStyle(
             "disease",
             cap,
@@ -231,6 +257,7 @@ def geo_wordings(trait: str) -> tuple[GeoStyle, ...]:
             show_gender=False,
             extra=("tissue: peripheral blood",),
             **neutral,
+            batch_line="array batch: {batch}",
         ),
     )
 
@@ -246,7 +273,8 @@ def trait_absent_wording(trait: str) -> GeoStyle:
         "female",
         "male",
         show_trait=False,
-        extra=("tissue: whole blood", "protocol: RNA extraction, batch-matched"),
+        extra=("tissue: whole blood", "protocol: RNA extraction"),
+        batch_line="batch: {batch}",
         title_case="sample {n:03d}",
         title_control="sample {n:03d}",
         source_case="whole blood",
