@@ -227,6 +227,29 @@ def test_the_cluster_listens_on_loopback_only(cluster):
     assert len({node.node_id for node in cluster.nodes.values()}) == 2
 
 
+TOO_BIG = """
+import json, sys
+from genoteam.batch.executor import BatchTask
+from genoteam.batch.ray_executor import RayExecutor
+task = BatchTask(key="k" * 64, kind="cohort", payload={}, cpus=1.0, memory_bytes=1 << 50, label="huge")
+events = []
+outcomes = RayExecutor("auto").run([task], events.append)
+print(json.dumps({"status": outcomes[task.key].status, "reason": outcomes[task.key].reason,
+                  "events": [e.kind for e in events]}))
+"""
+
+
+def test_a_task_no_node_can_hold_fails_at_once_saying_why(cluster):
+    """A task asking for 1 PiB of memory would wait for ever in Ray's queue: it fails instead."""
+    done = run([sys.executable, "-c", TOO_BIG], cli_env(cluster), timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "failed" and result["events"] == ["finished"], result
+    assert "no node of the cluster has that much" in result["reason"] and "4096 MiB" in result["reason"], (
+        result
+    )
+
+
 @pytest.mark.docker
 def test_every_sandbox_starts_on_the_node_that_runs_its_task(cluster, corpus20, docker_engine, tmp_path):
     output = tmp_path / "batch"
