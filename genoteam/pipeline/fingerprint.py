@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from genoteam.pipeline.api import AnalysisRequest
+from genoteam.data.cache import sha256_of_file
+from genoteam.pipeline.api import AnalysisRequest, EngineOptions
 
 
 def tree_stats(folder: Path, root: Path) -> list[str]:
@@ -69,9 +70,28 @@ def code_inputs() -> dict[str, str]:
     return {"genoteam_version": __version__, "guidelines_sha256": guidelines_sha256()}
 
 
-def answer_inputs(request: AnalysisRequest, input_dir: Path) -> dict[str, str]:
+def options_inputs(options: EngineOptions | None) -> dict[str, str]:
+    """The engine options that change an answer: the task file's content (its known genes pick the
+    GenoTEX penalty; its conditions make the two-step questions) and a pinned image. Where the
+    code runs (sandbox backend) does not change it, so it is left out."""
+    found: dict[str, str] = {}
+    if options is not None and options.task_info:
+        path = Path(options.task_info)
+        found["task_info_sha256"] = sha256_of_file(path) if path.is_file() else f"missing: {path.name}"
+    if options is not None and options.sandbox_image:
+        found["sandbox_image"] = options.sandbox_image
+    return found
+
+
+def answer_inputs(
+    request: AnalysisRequest, input_dir: Path, options: EngineOptions | None = None
+) -> dict[str, str]:
     """Everything besides the request an answer depends on: a change means a new job."""
-    return {"inputs_fingerprint": inputs_fingerprint(input_dir, request), **code_inputs()}
+    return {
+        "inputs_fingerprint": inputs_fingerprint(input_dir, request),
+        **code_inputs(),
+        **options_inputs(options),
+    }
 
 
 def content_key(kind: str, content: dict[str, Any], depends_on: dict[str, Any]) -> str:

@@ -292,14 +292,15 @@ class JobStore:
         Returns (record, started). A job that ended failed/cancelled/interrupted is started
         again in the same folder (attempt + 1); a queued, running or complete one is returned,
         unless `force`: then a running one is stopped and every one is started again.
-        `options` go into the spec of every attempt started (not part of the key).
+        `options` go into the spec of every attempt started; those that change an answer (the task
+        file's content, a pinned image) are part of the key (`options_inputs`).
         A batch job passes its `batch` spec, the `files` it reads (its task file) and what it
         `depends_on`; started again, it keeps its batch folder (finished tasks are not redone)
         unless forced.
         """
         options = options or EngineOptions()
         request = normalise_request(request)
-        depends_on = answer_inputs(request, input_dir) if depends_on is None else depends_on
+        depends_on = answer_inputs(request, input_dir, options) if depends_on is None else depends_on
         digest = request_hash(kind, request, engine, str(input_dir), depends_on)
         job_id = f"job-{digest[:16]}"
         job_dir = self.jobs_dir / job_id

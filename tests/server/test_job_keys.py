@@ -12,6 +12,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from genoteam.pipeline.api import EngineOptions
 from genoteam.server.app import build_server
 from genoteam.server.config import ServerConfig
 
@@ -76,3 +77,27 @@ def test_a_failed_answer_is_failed_and_rerun_and_force_reruns_a_complete_job(
     forced = _ask(config, force=True)
     assert forced["job_id"] == failed["job_id"] and forced["started_now"] and forced["attempt"] == 3
     assert forced["state"] == "complete"
+
+
+def test_a_changed_task_file_is_a_new_job_and_where_code_runs_is_not(
+    own_input, workspace, step_engine, tmp_path
+):
+    """The task file's known genes and conditions change answers: its content is in the key."""
+    step_engine(GENOTEAM_STEP_ENGINE_STEPS="1", GENOTEAM_STEP_ENGINE_STEP_S="0")
+    task_file = tmp_path / "task_info.json"
+    task_file.write_text('{"Bile_Duct_Cancer": {"related_genes": ["KRT7"], "conditions": ["Age"]}}')
+
+    def config(**options: str) -> ServerConfig:
+        return ServerConfig(
+            input_dir=own_input,
+            workspace=workspace,
+            engine="steps",
+            engine_options=EngineOptions(task_info=str(task_file), **options),
+        ).check()
+
+    first = _ask(config())
+    assert first["state"] == "complete" and first["started_now"]
+    assert _ask(config(sandbox="local"))["job_id"] == first["job_id"]  # same code, same answer
+    task_file.write_text('{"Bile_Duct_Cancer": {"related_genes": ["KRT19"], "conditions": ["Age"]}}')
+    changed = _ask(config())
+    assert changed["job_id"] != first["job_id"] and changed["started_now"]
