@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from genoteam.sandbox import lifecycle
+from genoteam.sandbox.pool import SLOTS_DIR_ENV, node_pool_env
 from tests.batch.conftest import Corpus, states
 from tests.batch.ray_cluster import LOOPBACK, LoopbackCluster, ray_env
 from tests.conftest import PROJECT_ROOT
@@ -265,6 +266,9 @@ def test_every_sandbox_starts_on_the_node_that_runs_its_task(cluster, corpus20, 
     assert {s["node"] for s in found.values()} == both  # Ray used both nodes
     assert watcher.wrong == []
     assert watcher.nodes_seen() == both and len(watcher.seen) >= n_tasks(output)
+    for node in cluster.nodes.values():  # each node's own sandbox pool, one slot per CPU (1 here)
+        slots = Path(node_pool_env(node.node_id, cluster.cpus)[SLOTS_DIR_ENV])
+        assert sorted(p.name for p in slots.iterdir()) == ["slot-0.lock"], node.name
 
 
 def _wait_for(predicate, timeout_s: float, what: str) -> None:
