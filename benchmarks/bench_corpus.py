@@ -37,7 +37,7 @@ if mode == "baseline":
     from genoteam.synthetic_corpus import TWO_PLATFORM
     plan = plan_corpus(config)
     rng = np.random.default_rng(0)
-    n_probes = int(plan.scale.n_genes * 1.15)  # the corpus arrays' probes per gene (duplicates, controls)
+    n_probes = int(plan.scale.n_genes * 1.15)  # the corpus arrays: probes per gene (a second probe for some genes, controls)
     k = 0
     for trait in plan.traits:
         for cohort in trait.cohorts:

@@ -73,7 +73,7 @@ TaskFile = Annotated[  # plain str: the SDK would parse a JSON text given for `s
     str,
     Field(max_length=8_000_000, description="GenoTEX task file: a path in the input folder, or its JSON"),
 ]
-QUESTION_PATTERN = r"^[A-Za-z0-9_' *?:\-]{1,201}$"  # names are checked by server.names / the batch filter
+QUESTION_PATTERN = r"^[\w' *?:()\-]{1,201}$"  # GenoTEX names have ( ) and any letter; checked again later
 Questions = Annotated[
     list[Annotated[str, Field(pattern=QUESTION_PATTERN)]] | None,
     Field(

@@ -412,7 +412,7 @@ class Service:
         batch: its counts and every question, one line each)."""
         if self.store.get(job_id).spec.batch is not None:
             page = self.result(job_id, 1_000_000, 0)
-            return f"# Batch {job_id}\n\n" + "\n".join(result_text(page).split("\n")[:]) + "\n"
+            return f"# Batch {job_id}\n\n{result_text(page)}\n"
         output_dir, _ = self._finished(job_id)
         written = output_dir / "report.md"
         if written.is_file():
