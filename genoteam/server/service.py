@@ -233,7 +233,9 @@ class Service:
                 options=options,
                 batch=prepared.spec,
                 files={"task_info.json": prepared.content},
-                depends_on=prepared.depends_on,
+                # a pinned image changes a team batch's answers; the batch's own task file is keyed already
+                depends_on=prepared.depends_on
+                | ({"sandbox_image": options.sandbox_image} if options.sandbox_image else {}),
             )
         )
         view = await self.wait(record.job_id, wait_s, progress)
