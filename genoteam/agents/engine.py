@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import threading
 import time
 import traceback
@@ -64,6 +65,7 @@ from genoteam.toolkit.errors import GenoteamError, describe
 from genoteam.toolkit.layout import LAYOUT_FOLDERS
 
 OWNER_OF = {"GEO": "geo", "TCGA": "tcga"}
+STAGED_TASK_INFO = Path("inputs") / "task_info.json"  # the run's copy of the task file, mounted alone
 ENV_PROBE = (
     "import json, sys, importlib.metadata as _md\n"
     "_v = {}\n"
@@ -170,6 +172,7 @@ class TeamRun:
         self.memory_path = Path(memory_path)
         self.record: RunRecord | None = None  # the frozen record, once the job has ended
         self._probe_lock = threading.Lock()
+        self._task_info_staged = False
         self._side_by_side = False  # cohorts running at once (each task then has its own memory handle)
 
     def _authors(self) -> list[str]:
@@ -189,10 +192,22 @@ class TeamRun:
         return roles
 
     # -- sandbox sessions -------------------------------------------------------------------------
+    def _staged_task_info(self) -> Path:
+        """The task file copied into the run's folder (world-readable, for the sandbox user), so the
+        sandbox sees that one file, never the rest of the folder it came from (a home folder, say),
+        and a task file in a private folder still reaches the statistician."""
+        staged = self.output_dir / STAGED_TASK_INFO
+        with self._probe_lock:  # once per run (an earlier stage's copy may be of an older file)
+            if not self._task_info_staged:
+                hostfs.write_bytes(self.output_dir, staged, Path(self.task_info).read_bytes(), mode=0o644)
+                os.chmod(staged.parent, 0o755)
+                self._task_info_staged = True
+        return staged
+
     def _session(self, task_id: str):
         inputs = {"input": self.input_dir}
-        if self.task_info is not None:
-            inputs["task_info"] = self.task_info.parent
+        if self.task_info is not None:  # its copy alone: the file's own folder may hold anything
+            inputs["task_info"] = self._staged_task_info().parent
         # only the GenoTEX folders are mounted: messages, provenance, report and plot stay out of reach
         spec = SessionSpec(
             task_id=task_id,
@@ -538,7 +553,7 @@ class TeamRun:
 
         def setup(session: KernelSession) -> str:
             task_info = (
-                f"{session.input_mounts['task_info']}/{self.task_info.name}" if self.task_info else None
+                f"{session.input_mounts['task_info']}/{STAGED_TASK_INFO.name}" if self.task_info else None
             )
             return statistics_setup(
                 request.trait,
