@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,6 +88,9 @@ def cluster(tmp_path_factory) -> Iterator[LoopbackCluster]:
         yield started.start()
     finally:
         started.stop()
+        for node in started.nodes.values():  # the nodes' sandbox slot folders (lock files only)
+            if node.node_id:
+                shutil.rmtree(node_pool_env(node.node_id, started.cpus)[SLOTS_DIR_ENV], ignore_errors=True)
 
 
 def batch_command(corpus: Corpus, output: Path, *extra: str, python: list[str] | None = None) -> list[str]:
