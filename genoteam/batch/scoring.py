@@ -21,8 +21,8 @@ from genoteam.batch.folder import BatchFolder
 from genoteam.batch.plan import BatchPlan
 from genoteam.batch.summary import summarize
 from genoteam.evaluation import metrics as m
-from genoteam.evaluation.harness import evaluate, json_safe
-from genoteam.toolkit.layout import atomic_write_json, atomic_write_text, condition_label
+from genoteam.evaluation.harness import evaluate
+from genoteam.toolkit.layout import atomic_write_json, atomic_write_text, condition_label, json_safe
 
 METRICS = ("success", "precision", "recall", "f1", "jaccard", "auroc", "gsea_es")
 COLUMNS = ("trait", "condition", "category", "batch_status", "selection_accuracy", *METRICS, "scored")

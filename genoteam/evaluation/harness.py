@@ -18,7 +18,7 @@ import pandas as pd
 from genoteam.evaluation import metrics as m
 from genoteam.evaluation.constants import SUBTASKS, TASKS
 from genoteam.toolkit.errors import GenoteamError, InputFileError
-from genoteam.toolkit.layout import SIGNIFICANT_PREFIX, OutputLayout
+from genoteam.toolkit.layout import SIGNIFICANT_PREFIX, OutputLayout, json_safe
 from genoteam.toolkit.stats.selection import rank_cohort_pairs, select_one_step_cohort
 
 CohortInfo = dict[str, dict[str, Any]]
@@ -455,14 +455,3 @@ def _usability(pred: OutputLayout, trait: str, truth: dict[str, Any]) -> dict[st
         )
     accuracy = 100.0 * sum(r["correct"] for r in rows) / len(rows) if rows else float("nan")
     return {"accuracy": accuracy, "per_cohort": rows}
-
-
-def json_safe(value: Any) -> Any:
-    """NaN and infinities become None (JSON has no NaN); tuples become lists."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    return value

@@ -71,7 +71,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """JSON with NaN/inf turned into null (GenoTEX's readers use json.load, which rejects NaN)."""
-    return atomic_write_text(path, json.dumps(_json_safe(obj), indent=4) + "\n")
+    return atomic_write_text(path, json.dumps(json_safe(obj), indent=4) + "\n")
 
 
 def atomic_write_csv(path: str | os.PathLike[str], df: pd.DataFrame) -> Path:
@@ -149,14 +149,15 @@ def _csv_field(value: object) -> str:
     return text
 
 
-def _json_safe(obj: Any) -> Any:
-    """Plain JSON types: numpy scalars to Python, NaN/inf to None, tuples to lists."""
+def json_safe(obj: Any) -> Any:
+    """Plain JSON types: numpy scalars and arrays to Python, NaN/inf to None (JSON has no NaN),
+    tuples to lists, keys to strings. The one cleaner for every JSON genoteam writes."""
     if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if hasattr(obj, "tolist") and not isinstance(obj, str):  # numpy scalars and arrays
-        return _json_safe(obj.tolist())
+        return json_safe(obj.tolist())
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
@@ -396,7 +397,7 @@ def update_cohort_record(
     Why one file per cohort: cohorts of a trait may be preprocessed at once, so no two writers
     share a file; steps of one cohort run in order and each adds its own keys."""
     record = OutputLayout(root).cohort_record(trait, cohort)
-    record.update(_json_safe(dict(parts)))
+    record.update(json_safe(dict(parts)))
     return atomic_write_json(OutputLayout(root).cohort_record_path(trait, cohort), record)
 
 

@@ -9,23 +9,11 @@ significant_genes when the method has tests, and top-level `method`, `select_by`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-
-def _clean(value: object) -> object:
-    """JSON-safe: NaN/inf become None (JSON has no NaN), numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from genoteam.toolkit.layout import json_safe
 
 
 def effect_meaning(method: str, trait: str, trait_is_binary: bool | None) -> dict[str, str]:
@@ -86,7 +74,7 @@ class SignificantGenesResult:
         for extra in ("p_value", "q_value", "std_effect"):
             if extra in sig:
                 genes[extra] = sig[extra].astype(float).tolist()
-        return _clean(
+        return json_safe(
             {
                 "significant_genes": genes,
                 "cv_performance": self.cv_performance,
