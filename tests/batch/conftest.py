@@ -80,12 +80,10 @@ def copy_corpus(corpus: Corpus, root: Path) -> Corpus:
     return Corpus(root / "input", root / "task_info.json", corpus.truth)
 
 
-def batch_argv(corpus: Corpus, output: Path, *extra: str) -> list[str]:
-    """`genoteam batch` on the corpus with the reference engine on the local process pool."""
+def batch_command(corpus: Corpus, output: Path, *extra: str, python: list[str] | None = None) -> list[str]:
+    """`genoteam batch` on the corpus (run by `python`, this interpreter's -m genoteam by default)."""
     return [
-        sys.executable,
-        "-m",
-        "genoteam",
+        *(python or [sys.executable, "-m", "genoteam"]),
         "batch",
         "--task-info",
         str(corpus.task_info),
@@ -93,14 +91,15 @@ def batch_argv(corpus: Corpus, output: Path, *extra: str) -> list[str]:
         str(corpus.input_dir),
         "--output",
         str(output),
-        "--engine",
-        "reference",
-        "--cluster",
-        "pool",
-        "--max-parallel",
-        "2",
         *extra,
     ]
+
+
+def batch_argv(corpus: Corpus, output: Path, *extra: str) -> list[str]:
+    """`genoteam batch` on the corpus with the reference engine on the local process pool."""
+    return batch_command(
+        corpus, output, "--engine", "reference", "--cluster", "pool", "--max-parallel", "2", *extra
+    )
 
 
 def run_cli(argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess:

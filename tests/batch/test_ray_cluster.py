@@ -28,7 +28,7 @@ import pytest
 
 from genoteam.sandbox import lifecycle
 from genoteam.sandbox.pool import SLOTS_DIR_ENV, node_pool_env
-from tests.batch.conftest import Corpus, states
+from tests.batch.conftest import Corpus, batch_command, states
 from tests.batch.ray_cluster import LOOPBACK, LoopbackCluster, ray_env
 from tests.conftest import PROJECT_ROOT
 from tests.prerequisites import skip_or_fail_in_ci
@@ -91,20 +91,6 @@ def cluster(tmp_path_factory) -> Iterator[LoopbackCluster]:
         for node in started.nodes.values():  # the nodes' sandbox slot folders (lock files only)
             if node.node_id:
                 shutil.rmtree(node_pool_env(node.node_id, started.cpus)[SLOTS_DIR_ENV], ignore_errors=True)
-
-
-def batch_command(corpus: Corpus, output: Path, *extra: str, python: list[str] | None = None) -> list[str]:
-    return [
-        *(python or [sys.executable, "-m", "genoteam"]),
-        "batch",
-        "--task-info",
-        str(corpus.task_info),
-        "--input",
-        str(corpus.input_dir),
-        "--output",
-        str(output),
-        *extra,
-    ]
 
 
 def cli_env(cluster: LoopbackCluster | None = None) -> dict[str, str]:

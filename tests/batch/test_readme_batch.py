@@ -5,33 +5,14 @@ as the README says, keeps every finished task."""
 from __future__ import annotations
 
 import json
-import re
-import shlex
-import shutil
-import subprocess
 
-from tests.conftest import PROJECT_ROOT
-from tests.prerequisites import skip_or_fail_in_ci
-
-
-def batch_command() -> list[str]:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme.split("## Batch", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)\n```", section, re.S)
-    assert block, "README's Batch section has no bash block"
-    return shlex.split(block.group(1))
+from tests.readme import readme_command, run_genoteam_as_written
 
 
 def test_the_readme_batch_command_runs_as_written(shared_data, tmp_path):
-    words = batch_command()
+    words = readme_command("Batch")
     assert words[:2] == ["genoteam", "batch"], words
-    genoteam = shutil.which("genoteam")
-    if genoteam is None:
-        skip_or_fail_in_ci("the genoteam console script is not on PATH (scripts/setup.sh installs it)")
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    (tmp_path / "shared").symlink_to(shared_data.parent)  # ../shared as beside a real checkout
-    done = subprocess.run([genoteam, *words[1:]], cwd=checkout, capture_output=True, text=True, timeout=900)
+    done, checkout = run_genoteam_as_written(words, shared_data, tmp_path, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     output = checkout / words[words.index("--output") + 1]
     summary = json.loads((output / "summary.json").read_text())
@@ -50,8 +31,6 @@ def test_the_readme_batch_command_runs_as_written(shared_data, tmp_path):
         ).is_file()
     assert "tasks" in done.stderr and "questions: 2: 2 answered" in done.stdout
 
-    again = subprocess.run(
-        [genoteam, *words[1:], "--resume"], cwd=checkout, capture_output=True, text=True, timeout=300
-    )
+    again, _ = run_genoteam_as_written([*words, "--resume"], shared_data, tmp_path, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "this run: 0 task(s)" in again.stdout and "3 finished earlier, kept" in again.stdout
