@@ -9,7 +9,7 @@ echo "== lint: ruff"
 python3 -m ruff check genoteam tests benchmarks
 echo "== tests: pytest"
 set +e
-python3 -m pytest -p no:cacheprovider --timeout=1800 "$@"
+python3 -m pytest -p no:cacheprovider --timeout=1800 --durations=30 "$@"  # the 30 slowest: watch the suite time
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
