@@ -129,13 +129,21 @@ def connected(cluster: str) -> Iterator[ClusterInfo]:
         raise GenoteamError(
             f"could not reach Ray for --cluster {cluster} ({type(error).__name__}: {error})", hint
         ) from error
+    info = ClusterInfo(kind="local" if local else ("client" if "://" in address else "auto"), address=address)
     try:
-        info = ClusterInfo(
-            kind="local" if local else ("client" if "://" in address else "auto"), address=address
-        )
         info.nodes = alive_nodes()
         yield info
     finally:
         ray.shutdown()
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
+            _remove_slot_folders(info.nodes)
+
+
+def _remove_slot_folders(nodes: dict[str, dict[str, float]]) -> None:
+    """A local instance's nodes never come back (each run is a new node id): their sandbox slot
+    folders (lock files only) go with them instead of piling up in the temp folder."""
+    from genoteam.sandbox.pool import SLOTS_DIR_ENV, node_pool_env
+
+    for node, resources in nodes.items():
+        shutil.rmtree(node_pool_env(node, resources.get("CPU", 1.0))[SLOTS_DIR_ENV], ignore_errors=True)
