@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from genoteam.server.app import CATALOGUE
 from tests.server.mcp_server_procs import (
     ENGINES_DIR,
     PROJECT_ROOT,
@@ -59,7 +60,7 @@ def test_legacy_mcp1_client_over_stdio(shared_input, workspace):
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["mcp_version"].startswith("1.")
     assert summary["protocol"] < "2026" and summary["server"] == "genoteam"
-    assert len(summary["tools"]) == 9 and summary["state"] == "complete"
+    assert sorted(summary["tools"]) == sorted(CATALOGUE) and summary["state"] == "complete"
     assert summary["selected"] == ["CHOL"] and len(summary["genes"]) == 3
     assert "Significant genes: 30" in summary["result_text"]
     assert summary["bad_is_error"] and "job_id" in summary["bad_text"]
@@ -96,10 +97,10 @@ def test_biomni_add_mcp_discovers_and_calls_tools_from_the_readme_yaml(shared_in
         cwd=tmp_path,
     )
     assert out.returncode == 0, (out.stdout[-2000:], out.stderr[-3000:])
-    assert "Discovered 9 tools from genoteam MCP server" in out.stdout
+    assert f"Discovered {len(CATALOGUE)} tools from genoteam MCP server" in out.stdout
     line = next(x for x in out.stdout.splitlines() if x.startswith("BIOMNI-SUMMARY "))
     summary = json.loads(line.removeprefix("BIOMNI-SUMMARY "))
-    assert len(summary["tools"]) == 9 and "analyze_trait" in summary["tools"]
+    assert sorted(summary["tools"]) == sorted(CATALOGUE)
     assert "Bile_Duct_Cancer (0 GEO, 1 TCGA)" in json.loads(summary["traits"])["text"]
     assert summary["job_id"].startswith("job-")
     polled = json.loads(summary["polled"])["text"]  # a second server process found the job

@@ -13,6 +13,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from genoteam.server.app import CATALOGUE
 from genoteam.server.image import build_server_image
 from tests.server.mcp_server_procs import ENGINES_DIR
 
@@ -79,7 +80,7 @@ def test_server_image_over_stdio_runs_a_job_into_the_host_workspace(server_image
             return tools, traits, job.structured_content, result.structured_content
 
     tools, traits, job, result = anyio.run(main)
-    assert len(tools.tools) == 9
+    assert sorted(t.name for t in tools.tools) == sorted(CATALOGUE)  # every tool served
     assert [t["trait"] for t in traits.structured_content["traits"]] == [
         "Kidney_Chromophobe",
         "Kidney_Clear_Cell_Carcinoma",

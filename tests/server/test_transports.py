@@ -19,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from genoteam.sandbox import lifecycle
 from genoteam.sandbox.lifecycle import LABEL_JOB
+from genoteam.server.app import CATALOGUE
 from genoteam.server.jobs import JobStore
 from tests.server.mcp_server_procs import (
     PROJECT_ROOT,
@@ -168,7 +169,7 @@ def test_http_loopback_cancel_stops_worker_and_containers(shared_input, workspac
 
     with http_server(env) as url:
         tools, job, labelled, cancelled, again = anyio.run(main, url)
-    assert len(tools.tools) == 9
+    assert sorted(t.name for t in tools.tools) == sorted(CATALOGUE)  # every tool served
     assert job["state"] == "running" and len(labelled) == 1, (job, labelled)
     assert cancelled["job"]["state"] == "cancelled" and "removed 1 sandbox container" in cancelled["note"]
     assert "nothing to stop" in again["note"]
