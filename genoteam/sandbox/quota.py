@@ -7,7 +7,7 @@ the container. So a thread per running kernel measures the writable folders ever
 seconds (walking without following links, stopping early past the file limit) and the free space
 of their disk, and kills the kernel as soon as either is over. The overshoot is bounded by what
 the cell can write in one poll interval plus one scan (measured in tests: well under the limit
-for 1 GB/s writes with the default 0.5 s); the headroom keeps that overshoot off the host's last
+for GB/s page-cache writes with the default 0.1 s); the headroom keeps that overshoot off the host's last
 free bytes.
 """
 
